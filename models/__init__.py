@@ -1,0 +1,1 @@
+"""Bundled classifier weights and their model card (shipped as ``napari_karyotype.models``)."""

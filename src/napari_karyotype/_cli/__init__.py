@@ -1,0 +1,1 @@
+"""Sub-commands of the ``napari-karyotype`` command line; each module adds one."""

@@ -1,0 +1,1 @@
+"""napari widgets: thin magicgui glue over the Qt-free core."""

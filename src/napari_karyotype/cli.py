@@ -1,0 +1,51 @@
+"""``napari-karyotype`` command line: one sub-command per module in ``_cli``.
+
+Bad input ends with a one-line message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from napari_karyotype.errors import KaryotypeError
+
+# name -> module in napari_karyotype._cli providing ``add_arguments(parser)`` and ``run(args) -> int``
+COMMANDS = {
+    "segment": "Segment karyogram images into one label per chromosome.",
+    "train": "Train the chromosome classifier on Hu et al.-format data.",
+    "evaluate": "Evaluate a classifier on Hu et al.-format data.",
+    "analyze": "Rows, active contours, CNN and per-cell assignment over karyogram images.",
+    "demo": "Open napari with the sample karyogram (or run it headless).",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="napari-karyotype", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"napari_karyotype._cli.{name}")
+        except ModuleNotFoundError:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except KaryotypeError as err:
+        print(f"napari-karyotype {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("napari-karyotype: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
