@@ -1,0 +1,167 @@
+"""Read the chromosome-image set of Hu et al. 2019 (zips or folders of 100 x 220 GIFs).
+
+File names look like ``161923.054.K.chr1.1invert_pad.gif``: cell ``161923.054``, class ``1``,
+homolog ``1``. X is written ``chr23`` or ``chrx``, Y ``chr24`` or ``chry``. The case (patient) is the
+part of the cell id before the first dot, upper-cased.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from napari_karyotype import CLASSES
+from napari_karyotype.errors import KaryotypeError
+
+CANVAS_SHAPE = (220, 100)
+"""(height, width) of every dataset image and of the classifier's input canvas."""
+
+_NAME = re.compile(
+    r"^(?P<cell>[^/\\]+?)\.K\.chr(?P<cls>\d{1,2}|x|y)\.(?P<homolog>\d+)\s*(?P<rest>[^/\\]*)\.gif$",
+    re.IGNORECASE,
+)
+_ALIASES = {"23": "X", "24": "Y", "X": "X", "Y": "Y"}
+
+
+def class_name(token: str) -> str:
+    """Normalise a class token (``1``…``22``, ``23``/``x``, ``24``/``y``) to ``1``…``22``, ``X``, ``Y``."""
+    token = token.strip().upper()
+    if token.startswith("CHR"):
+        token = token[3:]
+    token = _ALIASES.get(token, token.lstrip("0") or "0")
+    if token not in CLASSES:
+        raise KaryotypeError(f"unknown chromosome class {token!r}")
+    return token
+
+
+def case_of(cell: str) -> str:
+    """The case (patient) of a cell id: the part before the first dot, upper-cased."""
+    return cell.split(".", 1)[0].upper()
+
+
+def parse_name(filename: str) -> tuple[str, str, int, bool] | None:
+    """``(cell, class, homolog, is_duplicate)`` from a dataset file name, or None if not one.
+
+    ``is_duplicate`` marks names like ``…invert_padinvert_pad.gif``: a second, inverted copy.
+    """
+    m = _NAME.match(Path(filename).name)
+    if m is None:
+        return None
+    try:
+        cls = class_name(m["cls"])
+    except KaryotypeError:
+        return None
+    duplicate = m["rest"].lower().count("invert_pad") > 1
+    return m["cell"], cls, int(m["homolog"]), duplicate
+
+
+@dataclass
+class Chromosome:
+    """One dataset image: dark chromosome on white, uint8, 220 high x 100 wide."""
+
+    cell: str
+    cls: str
+    homolog: int
+    file: str
+    image: np.ndarray = field(repr=False)
+
+    @property
+    def case(self) -> str:
+        return case_of(self.cell)
+
+
+def decode_gif(data: bytes, name: str) -> np.ndarray:
+    """Decode one dataset GIF to a 2-D uint8 grey array; a one-line error names a bad file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            grey = np.asarray(im.convert("L"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise KaryotypeError(f"{name}: not a readable image ({err.__class__.__name__})") from None
+    if grey.shape != CANVAS_SHAPE:
+        h, w = grey.shape[:2]
+        raise KaryotypeError(
+            f"{name}: image is {w} x {h}, expected {CANVAS_SHAPE[1]} x {CANVAS_SHAPE[0]} (width x height)"
+        )
+    return grey
+
+
+def _members(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(display name, bytes)`` of every GIF in a zip, a folder (recursively) or one file."""
+    if path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if f.suffix.lower() == ".zip":
+                yield from _members(f)
+            elif f.suffix.lower() == ".gif" and f.is_file():
+                yield str(f), f.read_bytes()
+    elif path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                    if info.filename.lower().endswith(".gif") and not info.is_dir():
+                        yield f"{path}:{info.filename}", zf.read(info)
+        except zipfile.BadZipFile:
+            raise KaryotypeError(f"{path}: not a readable zip file") from None
+    elif path.suffix.lower() == ".gif" and path.is_file():
+        yield str(path), path.read_bytes()
+    elif not path.exists():
+        raise KaryotypeError(f"{path}: no such file or folder")
+
+
+def load_chromosomes(paths: Iterable[str | Path], *, strict_size: bool = True) -> list[Chromosome]:
+    """Read every recognisable chromosome GIF under ``paths`` (zips, folders or GIF files).
+
+    Inverted duplicates (``…invert_padinvert_pad.gif``) are dropped. An image of the wrong size
+    raises a one-line :class:`KaryotypeError` naming the file (or is skipped if not ``strict_size``).
+    Raises if nothing recognisable is found.
+    """
+    out: list[Chromosome] = []
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        for name, data in _members(path):
+            parsed = parse_name(name.replace(":", "/"))
+            if parsed is None:
+                continue
+            cell, cls, homolog, duplicate = parsed
+            if duplicate:
+                continue
+            try:
+                image = decode_gif(data, name)
+            except KaryotypeError:
+                if strict_size:
+                    raise
+                continue
+            out.append(Chromosome(cell, cls, homolog, name, image))
+    if not out:
+        shown = ", ".join(str(p) for p in paths[:3]) + (" …" if len(paths) > 3 else "")
+        raise KaryotypeError(f"{shown}: no chromosome images in the Hu et al. format found")
+    return out
+
+
+def group_by_cell(chromosomes: Iterable[Chromosome]) -> dict[str, list[Chromosome]]:
+    """Chromosomes grouped by cell id, in file order."""
+    cells: dict[str, list[Chromosome]] = {}
+    for c in chromosomes:
+        cells.setdefault(c.cell, []).append(c)
+    return cells
+
+
+def shared_data_dir() -> Path | None:
+    """The shared dataset: ``$NAPARI_KARYOTYPE_DATA``, else ``../shared/data/chromosome-images``."""
+    env = os.environ.get("NAPARI_KARYOTYPE_DATA")
+    if env and Path(env).is_dir():
+        return Path(env)
+    for start in (Path.cwd(), Path(__file__).resolve()):
+        for parent in [start, *start.parents][:6]:
+            candidate = parent.parent / "shared" / "data" / "chromosome-images"
+            if candidate.is_dir():
+                return candidate
+    return None
