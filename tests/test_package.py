@@ -1,0 +1,40 @@
+"""Package hygiene a user would notice: fast import, no Qt/TensorFlow at import, clean code."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_does_not_load_tensorflow_or_qt():
+    code = (
+        "import sys, napari_karyotype, napari_karyotype.cli;"
+        "napari_karyotype.cli.build_parser();"
+        "heavy = [m for m in ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_cli_help_lists_the_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_karyotype.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    for name in ("segment", "train", "evaluate", "analyze", "demo"):
+        assert name in out.stdout
+
+
+def test_code_is_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff not installed")
+    out = subprocess.run(
+        [ruff, "check", "src", "tests", "benchmarks", "models"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
