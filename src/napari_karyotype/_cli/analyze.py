@@ -1,0 +1,43 @@
+"""``napari-karyotype analyze``: the whole pipeline over karyogram images, outputs to a folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="karyogram images, or folders of them"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR",
+        help="output folder: <stem>_labels.tif, <stem>.csv, <stem>_karyogram.png, summary.csv",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rows", default="auto", metavar="auto|ROWS.csv",
+        help="'auto' proposes each image's rows (default); a napari Shapes CSV is used for all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-assign", dest="assign", action="store_false",
+        help="keep the CNN's top class per chromosome instead of assigning classes per cell",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model", type=Path, default=None, metavar="MODEL.keras",
+        help="classifier to use (default: the bundled model)",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_karyotype.analyze import analyze_files
+
+    summary, failures = analyze_files(
+        args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model
+    )
+    ok = len(summary) - len(failures)
+    print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} failed: " + ", ".join(p.name for p, _ in failures), file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,454 @@
+"""The per-label features table: CNN classes, per-cell assignment, user verification, geometry.
+
+One row per label id, columns :data:`COLUMNS` (napari ``layer.features``, CSV export, ``analyze``).
+``chromosome``/``second`` are the CNN's top two classes, ``assigned`` the class after per-cell
+assignment (or the user's class when ``verified``); an empty string means "no class yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+from napari_karyotype import CLASSES
+from napari_karyotype.errors import KaryotypeError
+
+COLUMNS = (
+    "label",
+    "chromosome",
+    "confidence",
+    "second",
+    "second_confidence",
+    "assigned",
+    "verified",
+    "area",
+    "length",
+    "centroid",
+)
+"""The features columns, in order."""
+
+_DTYPES = {
+    "label": "int64",
+    "chromosome": object,
+    "confidence": "float64",
+    "second": object,
+    "second_confidence": "float64",
+    "assigned": object,
+    "verified": "bool",
+    "area": "int64",
+    "length": "float64",
+    "centroid": object,
+}
+
+Progress = Callable[[int, int, str], None]
+
+
+# --------------------------------------------------------------------------------------- geometry
+def skeleton_length(mask: np.ndarray) -> float:
+    """Length in px of the longest path through the skeleton of a 2-D mask (0 for an empty mask)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+    from skimage.morphology import skeletonize
+
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return 0.0
+    sl = ndi.find_objects(mask.astype(np.uint8))[0]
+    sub = np.pad(mask[sl], 1)
+    sub = ndi.binary_fill_holes(sub)
+    skel = skeletonize(sub)
+    pts = np.argwhere(skel)
+    if len(pts) <= 1:
+        return float(len(pts))
+    index = -np.ones(skel.shape, np.int64)
+    index[tuple(pts.T)] = np.arange(len(pts))
+    rows, cols, weights = [], [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        r2, c2 = pts[:, 0] + dr, pts[:, 1] + dc
+        ok = (r2 >= 0) & (r2 < skel.shape[0]) & (c2 >= 0) & (c2 < skel.shape[1])
+        j = np.full(len(pts), -1)
+        j[ok] = index[r2[ok], c2[ok]]
+        i = np.nonzero(j >= 0)[0]
+        rows.append(i)
+        cols.append(j[i])
+        weights.append(np.full(len(i), np.hypot(dr, dc)))
+    i, j, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+    graph = coo_matrix((w, (i, j)), shape=(len(pts), len(pts))).tocsr()
+    # Longest shortest path (the diameter of the skeleton tree) by two sweeps from the far ends.
+    d0 = dijkstra(graph, directed=False, indices=0)
+    d0[~np.isfinite(d0)] = -1
+    far = int(np.argmax(d0))
+    d1 = dijkstra(graph, directed=False, indices=far)
+    d1[~np.isfinite(d1)] = -1
+    return float(d1.max())
+
+
+def label_geometry(labels: np.ndarray, ids=None) -> pd.DataFrame:
+    """``label, area, length, centroid`` of each label (of ``ids``, default all non-zero ids)."""
+    labels = _check_labels(labels)
+    if ids is None:
+        ids = label_ids(labels)
+    ids = [int(i) for i in ids]
+    slices = ndi.find_objects(labels)
+    out = []
+    for lab in ids:
+        sl = slices[lab - 1] if 0 < lab <= len(slices) else None
+        if sl is None:
+            out.append((lab, 0, 0.0, ""))
+            continue
+        mask = labels[sl] == lab
+        rr, cc = np.nonzero(mask)
+        centroid = f"{rr.mean() + sl[0].start:.1f},{cc.mean() + sl[1].start:.1f}"
+        out.append((lab, int(mask.sum()), round(skeleton_length(mask), 1), centroid))
+    return pd.DataFrame(out, columns=["label", "area", "length", "centroid"])
+
+
+def label_ids(labels: np.ndarray) -> np.ndarray:
+    """The non-zero label ids present, ascending."""
+    ids = np.unique(labels)
+    return ids[ids > 0].astype(np.int64)
+
+
+def _check_labels(labels) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise KaryotypeError(f"labels must be a 2-D image, got {labels.ndim}-D")
+    if not np.issubdtype(labels.dtype, np.integer):
+        if labels.dtype == bool:
+            return labels.astype(np.int32)
+        raise KaryotypeError(f"labels must be integers, got {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise KaryotypeError("labels must not be negative")
+    return labels
+
+
+# ---------------------------------------------------------------------------------------- table
+def empty_features(n: int = 0) -> pd.DataFrame:
+    """A features table of ``n`` unclassified rows with the right columns and dtypes."""
+    df = pd.DataFrame(
+        {
+            "label": np.zeros(n, np.int64),
+            "chromosome": [""] * n,
+            "confidence": np.full(n, np.nan),
+            "second": [""] * n,
+            "second_confidence": np.full(n, np.nan),
+            "assigned": [""] * n,
+            "verified": np.zeros(n, bool),
+            "area": np.zeros(n, np.int64),
+            "length": np.zeros(n, float),
+            "centroid": [""] * n,
+        }
+    )
+    return _typed(df)
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.loc[:, list(COLUMNS)].copy()
+    for col, dtype in _DTYPES.items():
+        if dtype is object:
+            df[col] = pd.Series(
+                ["" if _missing(v) else str(v) for v in df[col]], index=df.index, dtype=object
+            )
+        else:
+            df[col] = df[col].astype(dtype)
+    return df.reset_index(drop=True)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+
+
+def check_features(features: pd.DataFrame) -> pd.DataFrame:
+    """Validate a features table (e.g. read from CSV or edited) and return it with proper dtypes."""
+    if not isinstance(features, pd.DataFrame):
+        raise KaryotypeError("features must be a table (pandas DataFrame)")
+    missing = [c for c in COLUMNS if c not in features.columns]
+    if missing:
+        raise KaryotypeError(f"features table lacks column(s): {', '.join(missing)}")
+    df = features.copy()
+    df["verified"] = df["verified"].map(_as_bool)
+    df = _typed(df)
+    for col in ("chromosome", "second", "assigned"):
+        bad = sorted({v for v in df[col] if v and v not in CLASSES})
+        if bad:
+            raise KaryotypeError(f"features column {col!r} has unknown class(es): {', '.join(bad)}")
+    if df["label"].duplicated().any():
+        raise KaryotypeError("features table has duplicate label ids")
+    return df
+
+
+def _as_bool(v) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("true", "1", "yes")
+    return bool(v) if not _missing(v) else False
+
+
+def verified_classes(features: pd.DataFrame | Mapping | None) -> dict[int, str]:
+    """``{label: class}`` of the verified rows of a table (a mapping counts as all verified)."""
+    if features is None:
+        return {}
+    if isinstance(features, Mapping):
+        out = {}
+        for lab, cls in features.items():
+            cls = str(cls)
+            if cls not in CLASSES:
+                raise KaryotypeError(f"unknown chromosome class {cls!r} for label {lab}")
+            out[int(lab)] = cls
+        return out
+    df = check_features(features)
+    rows = df[df["verified"] & (df["assigned"] != "")]
+    return dict(zip(rows["label"].astype(int), rows["assigned"], strict=True))
+
+
+# ---------------------------------------------------------------------------------- summary
+@dataclass
+class CellSummary:
+    """What a cytogeneticist reads first: count, ISCN numerical karyotype and what looks off."""
+
+    count: int
+    iscn: str
+    extra: dict[str, int] = field(default_factory=dict)
+    """Classes with more copies than expected: class -> number of extra copies."""
+    missing: dict[str, int] = field(default_factory=dict)
+    """Classes with fewer copies than expected: class -> number of missing copies."""
+    mean_confidence: float = float("nan")
+    flags: list[str] = field(default_factory=list)
+    scale: float | None = None
+
+    def as_row(self) -> dict:
+        """One flat row (for ``summary.csv``)."""
+        return {
+            "count": self.count,
+            "iscn": self.iscn,
+            "mean_confidence": round(self.mean_confidence, 4)
+            if np.isfinite(self.mean_confidence)
+            else np.nan,
+            "extra": " ".join(f"{c}x{n}" for c, n in self.extra.items()),
+            "missing": " ".join(f"{c}x{n}" for c, n in self.missing.items()),
+            "scale": np.nan if self.scale is None else round(self.scale, 3),
+            "flags": "; ".join(self.flags),
+        }
+
+
+def copy_deviations(classes: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """``(extra, missing)`` copies per class against 46,XY (a Y present) or 46,XX."""
+    counts = {c: 0 for c in CLASSES}
+    for c in classes:
+        counts[c] += 1
+    base = {c: 2 for c in CLASSES[:22]}
+    base.update({"X": 1, "Y": 1} if counts["Y"] else {"X": 2, "Y": 0})
+    extra = {c: counts[c] - base[c] for c in CLASSES if counts[c] > base[c]}
+    missing = {c: base[c] - counts[c] for c in CLASSES if counts[c] < base[c]}
+    return extra, missing
+
+
+LOW_CONFIDENCE = 0.5
+"""Rows whose CNN confidence is below this are flagged for review."""
+
+
+def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary:
+    """Recompute the cell summary from a (possibly user-edited) features table."""
+    from napari_karyotype import assign as _assign
+
+    df = check_features(features)
+    classes = [c for c in df["assigned"] if c]
+    iscn = _assign.iscn_of(classes) if classes else "0,-"
+    extra, missing = copy_deviations(classes)
+    unclassified = int((df["assigned"] == "").sum())
+    conf = df["confidence"].to_numpy(float)
+    mean_conf = float(np.nanmean(conf)) if np.isfinite(conf).any() else float("nan")
+    flags = []
+    if len(df) != 46:
+        flags.append(f"{len(df)} chromosomes (46 expected)")
+    if unclassified:
+        flags.append(f"{unclassified} unclassified")
+    if extra:
+        flags.append("extra: " + ", ".join(f"{c} (+{n})" for c, n in extra.items()))
+    if missing:
+        flags.append("missing: " + ", ".join(f"{c} (-{n})" for c, n in missing.items()))
+    unverified = ~df["verified"].to_numpy(bool)
+    low = int(((conf < LOW_CONFIDENCE) & unverified).sum())
+    if low:
+        flags.append(f"{low} with confidence < {LOW_CONFIDENCE}")
+    changed = int(
+        ((df["assigned"] != df["chromosome"]) & (df["chromosome"] != "") & unverified).sum()
+    )
+    if changed:
+        flags.append(f"{changed} reassigned from the CNN's top class")
+    if scale is not None and abs(np.log(scale)) > np.log(1.1):
+        flags.append(f"size scale {scale:.2f}")
+    return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale)
+
+
+# ------------------------------------------------------------------------------ classification
+def classify_cell(
+    image: np.ndarray,
+    labels: np.ndarray,
+    classifier=None,
+    scale: float | None = None,
+    assign: bool = True,
+    verified: pd.DataFrame | Mapping | None = None,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, CellSummary]:
+    """Classify every label of one cell and assign classes over the whole cell.
+
+    ``classifier``: a loaded classifier, a model path, or None for the bundled model.
+    ``scale``: the size factor (``preprocess.chromosome_canvas``); None estimates it from the
+    cell's own chromosomes against the model's training statistics (:mod:`napari_karyotype.scale`).
+    ``verified``: a previous features table (its verified rows are kept exactly) or a mapping
+    ``{label: class}``; verified labels are fixed, the assignment of the others takes them as given.
+    ``progress(done, total, what)`` is called between steps.
+    """
+    from napari_karyotype import assign as _assign
+    from napari_karyotype import classifier as _classifier
+    from napari_karyotype import scale as _scale
+
+    labels = _check_labels(labels)
+    image = np.asarray(image)
+    if image.shape[:2] != labels.shape:
+        raise KaryotypeError(
+            f"image is {image.shape[1]} x {image.shape[0]} but labels are "
+            f"{labels.shape[1]} x {labels.shape[0]} (width x height)"
+        )
+    fixed = verified_classes(verified)
+    old = check_features(verified) if isinstance(verified, pd.DataFrame) else None
+    step = _stepper(progress, 4)
+    clf = _load(classifier)
+    ids = label_ids(labels)
+    step("measuring chromosomes")
+    geometry = label_geometry(labels, ids)
+    features = empty_features(len(ids))
+    features["label"] = ids
+    features[["area", "length", "centroid"]] = geometry[["area", "length", "centroid"]].to_numpy()
+    features = _typed(features)
+    if len(ids) == 0:
+        step("done")
+        return features, summarize(features, scale)
+    stats = _scale.model_stats(clf)
+    if scale is None:
+        scale = _scale.estimate_scale(labels, stats, lengths=geometry["length"].to_numpy())
+    step("classifying")
+    got_ids, probs = _classifier.classify_labels(image, labels, clf, scale=scale)
+    order = {int(lab): i for i, lab in enumerate(got_ids)}
+    probs = np.asarray(probs, float)[[order[int(lab)] for lab in ids]]
+    ranked = np.argsort(-probs, axis=1)
+    rows = np.arange(len(ids))
+    features["chromosome"] = [CLASSES[k] for k in ranked[:, 0]]
+    features["confidence"] = probs[rows, ranked[:, 0]]
+    features["second"] = [CLASSES[k] for k in ranked[:, 1]]
+    features["second_confidence"] = probs[rows, ranked[:, 1]]
+    step("assigning classes")
+    fixed = {lab: cls for lab, cls in fixed.items() if lab in order}
+    is_fixed = np.array([int(lab) in fixed for lab in ids])
+    if assign:
+        given = probs.copy()
+        for i, lab in enumerate(ids):
+            if is_fixed[i]:
+                given[i] = 0.0
+                given[i, CLASSES.index(fixed[int(lab)])] = 1.0
+        features["assigned"] = list(_assign.assign_cell(given).classes)
+    else:
+        features["assigned"] = features["chromosome"]
+    for i, lab in enumerate(ids):
+        if is_fixed[i]:
+            features.loc[i, "assigned"] = fixed[int(lab)]
+            features.loc[i, "verified"] = True
+            if old is not None and int(lab) in set(old["label"]):
+                kept = old[old["label"] == int(lab)].iloc[0]
+                if kept["verified"] and np.isclose(kept["area"], features.loc[i, "area"]):
+                    features.loc[i] = kept[list(COLUMNS)].to_numpy()
+    features = _typed(features)
+    step("done")
+    return features, summarize(features, scale)
+
+
+def _load(classifier):
+    from napari_karyotype import classifier as _classifier
+
+    if (
+        classifier is None
+        or isinstance(classifier, (str, bytes))
+        or hasattr(classifier, "__fspath__")
+    ):
+        return _classifier.load_classifier(classifier)
+    return classifier
+
+
+def _stepper(progress: Progress | None, total: int):
+    done = [0]
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress(min(done[0], total), total, what)
+        done[0] += 1
+
+    return step
+
+
+# ------------------------------------------------------------------------------- user edits
+def relabel(features: pd.DataFrame, label: int, cls: str | None) -> pd.DataFrame:
+    """A new table with ``label`` set to class ``cls`` and marked verified.
+
+    ``cls`` None or "" takes the user's class back: ``assigned`` returns to the CNN's class and
+    ``verified`` to False. The input table is not changed (keep it for undo).
+    """
+    df = check_features(features)
+    hit = np.nonzero(df["label"].to_numpy() == int(label))[0]
+    if len(hit) == 0:
+        raise KaryotypeError(f"label {label} is not in the features table")
+    i = int(hit[0])
+    if cls is None or str(cls) == "":
+        df.loc[i, "assigned"] = df.loc[i, "chromosome"]
+        df.loc[i, "verified"] = False
+        return _typed(df)
+    from napari_karyotype.dataset import class_name
+
+    df.loc[i, "assigned"] = class_name(str(cls))
+    df.loc[i, "verified"] = True
+    return _typed(df)
+
+
+def sync_features(
+    features: pd.DataFrame, labels: np.ndarray, previous_labels: np.ndarray | None = None
+) -> pd.DataFrame:
+    """A table consistent with the label ids now in ``labels`` (after merges, splits, deletions).
+
+    Rows of vanished ids go; new ids get unclassified rows; geometry is re-measured where a label
+    changed. With ``previous_labels`` (the labels the table was made for), a label that absorbed a
+    verified label (a merge) keeps that verified class when it has none of its own.
+    """
+    df = check_features(features)
+    labels = _check_labels(labels)
+    ids = label_ids(labels)
+    by_label = {int(r.label): r for r in df.itertuples(index=False)}
+    geometry = label_geometry(labels, ids)
+    out = empty_features(len(ids))
+    out["label"] = ids
+    for col in ("area", "length", "centroid"):
+        out[col] = geometry[col].to_numpy()
+    class_cols = ["chromosome", "confidence", "second", "second_confidence", "assigned", "verified"]
+    for i, lab in enumerate(ids):
+        row = by_label.get(int(lab))
+        if row is not None:
+            for col in class_cols:
+                out.loc[i, col] = getattr(row, col)
+    if previous_labels is not None:
+        prev = _check_labels(previous_labels)
+        if prev.shape == labels.shape:
+            verified = {int(r.label): r for r in df.itertuples(index=False) if r.verified}
+            gone = [lab for lab in verified if lab not in set(ids.tolist())]
+            for lab in gone:
+                taken = labels[prev == lab]
+                taken = taken[taken > 0]
+                if taken.size * 2 < (prev == lab).sum():
+                    continue  # deleted rather than merged
+                heir = int(np.bincount(taken).argmax())
+                i = int(np.nonzero(ids == heir)[0][0])
+                if not out.loc[i, "verified"]:
+                    for col in class_cols:
+                        out.loc[i, col] = getattr(verified[lab], col)
+    return _typed(out)

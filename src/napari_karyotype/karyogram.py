@@ -1,0 +1,123 @@
+"""Arrange a cell's classified chromosomes as a standard karyogram image.
+
+Rows 1–5 / 6–12, X / 13–18 / 19–22, Y; the copies of a class side by side (extra copies next to
+their pair), the class name underneath each group, unassigned chromosomes in a last row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+from napari_karyotype.compose import ROW_LAYOUT as ROWS
+from napari_karyotype.errors import KaryotypeError
+
+MARGIN = 20
+COPY_GAP = 6
+GROUP_GAP = 24
+ROW_GAP = 16
+TEXT_SIZE = 2  # px per font dot
+TEXT_GAP = 5
+
+
+def _class_of(row) -> str:
+    return row.assigned or row.chromosome or ""
+
+
+def _crops(image: np.ndarray, labels: np.ndarray, features: pd.DataFrame):
+    """``{label: uint8 crop, white outside its mask}`` for the labels of the table."""
+    from napari_karyotype.preprocess import as_unit_float
+
+    grey = np.round(as_unit_float(image) * 255).astype(np.uint8)
+    slices = ndi.find_objects(labels)
+    out = {}
+    for lab in features["label"].astype(int):
+        sl = slices[lab - 1] if 0 < lab <= len(slices) else None
+        if sl is None:
+            continue
+        mask = labels[sl] == lab
+        out[lab] = np.where(mask, grey[sl], np.uint8(255))
+    return out
+
+
+def arrange_karyogram(
+    image: np.ndarray, labels: np.ndarray, features: pd.DataFrame, *, names: bool = True
+) -> np.ndarray:
+    """The cell's chromosomes in standard rows, dark on white, as a 2-D uint8 image.
+
+    ``features``: the table of :mod:`napari_karyotype.features`; the class shown is ``assigned``
+    (``chromosome`` where not assigned). Copies of a class are ordered by confidence, so the two
+    likeliest homologs come first and extra copies follow them.
+    """
+    from napari_karyotype.compose import text_bitmap
+    from napari_karyotype.features import check_features
+
+    labels = np.asarray(labels)
+    if labels.shape != np.asarray(image).shape[:2]:
+        raise KaryotypeError("image and labels differ in size")
+    df = check_features(features)
+    crops = _crops(image, labels, df)
+    groups: dict[str, list[tuple[float, int]]] = {}
+    for row in df.itertuples(index=False):
+        if int(row.label) not in crops:
+            continue
+        conf = row.confidence if np.isfinite(row.confidence) else 0.0
+        groups.setdefault(_class_of(row), []).append((-(conf + 2.0 * row.verified), int(row.label)))
+    layout = [list(r) for r in ROWS]
+    if groups.get(""):
+        layout.append([""])  # unassigned, one group at the end
+    text_h = 7 * TEXT_SIZE if names else 0
+    rows = []  # per row: list of (class, [crops])
+    for classes in layout:
+        row = []
+        for cls in classes:
+            members = [crops[lab] for _, lab in sorted(groups.get(cls, []))]
+            row.append((cls, members))
+        rows.append(row)
+
+    def group_width(members):
+        if not members:
+            return 2 * 5 * TEXT_SIZE  # room for the class name of an empty class
+        return sum(m.shape[1] for m in members) + COPY_GAP * (len(members) - 1)
+
+    widths = [sum(group_width(m) for _, m in r) + GROUP_GAP * (len(r) - 1) for r in rows]
+    heights = [max([c.shape[0] for _, m in r for c in m] or [7 * TEXT_SIZE]) for r in rows]
+    width = max(widths) + 2 * MARGIN
+    height = 2 * MARGIN + sum(heights) + len(rows) * (TEXT_GAP + text_h + ROW_GAP) - ROW_GAP
+    out = np.full((height, width), 255, np.uint8)
+    y = MARGIN
+    for r, w, h in zip(rows, widths, heights, strict=True):
+        x = MARGIN + (max(widths) - w) // 2
+        baseline = y + h
+        for cls, members in r:
+            gw = group_width(members)
+            cx = x
+            for crop in members:
+                ch, cw = crop.shape
+                region = out[baseline - ch : baseline, cx : cx + cw]
+                np.minimum(region, crop, out=region)
+                cx += cw + COPY_GAP
+            if names and cls:
+                bitmap = text_bitmap(cls, TEXT_SIZE)
+                bh, bw = bitmap.shape
+                left = x + max((gw - bw) // 2, 0)
+                top = baseline + TEXT_GAP
+                out[top : top + bh, left : left + bw][bitmap[:, : width - left]] = 0
+            x += gw + GROUP_GAP
+        y = baseline + TEXT_GAP + text_h + ROW_GAP
+    return out
+
+
+def save_karyogram(path: str | Path, karyogram: np.ndarray) -> Path:
+    """Write a karyogram image (from :func:`arrange_karyogram`) as PNG."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    try:
+        iio.imwrite(path, np.asarray(karyogram, np.uint8), extension=".png")
+    except OSError as err:
+        raise KaryotypeError(f"{path}: cannot write ({err.strerror or err})") from None
+    return path
