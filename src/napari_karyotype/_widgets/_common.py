@@ -1,0 +1,122 @@
+"""Glue shared by the widgets: one-line error notifications, layer look-ups, worker plumbing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Signal
+
+from napari_karyotype.errors import KaryotypeError
+
+log = logging.getLogger("napari_karyotype")
+
+ROWS_LAYER = "rows"
+LABELS_LAYER = "chromosomes"
+CLASSES_LAYER = "classes"
+PREVIEW_LAYER = "contours (running)"
+KARYOGRAM_LAYER = "karyogram"
+
+
+def one_line(err: BaseException, what: str) -> str:
+    """The message a user sees for ``err``: a KaryotypeError as is, anything else prefixed."""
+    if isinstance(err, KaryotypeError):
+        text = str(err)
+    else:
+        text = f"{what} failed: {type(err).__name__}: {err}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else f"{what} failed"
+
+
+def notify_error(err: BaseException, what: str) -> str:
+    """Show ``err`` as a one-line napari error notification (unexpected ones are also logged)."""
+    if not isinstance(err, KaryotypeError):
+        log.error("%s failed", what, exc_info=(type(err), err, err.__traceback__))
+    message = one_line(err, what)
+    show_error(message)
+    return message
+
+
+def guarded(what: str) -> Callable:
+    """Decorate a button callback: any exception becomes a one-line notification."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except Exception as err:  # noqa: BLE001 - every failure becomes one line
+                notify_error(err, what)
+                return None
+
+        return wrapper
+
+    return decorate
+
+
+def info(message: str) -> None:
+    show_info(message)
+
+
+def require_layer(layer, kind: str, role: str):
+    """``layer`` if it is a napari layer of ``kind`` ("Image", "Labels", "Shapes"), else raise."""
+    if layer is None:
+        raise KaryotypeError(f"no {kind.lower()} layer chosen for the {role}: add or pick one")
+    if type(layer).__name__ != kind:
+        raise KaryotypeError(f"layer {layer.name!r} is not a {kind.lower()} layer")
+    return layer
+
+
+def layer_image(layer) -> np.ndarray:
+    """The karyogram of an Image layer as the core's 2-D float image (dark chromosomes on light)."""
+    from napari_karyotype.io import as_karyogram
+
+    layer = require_layer(layer, "Image", "karyogram image")
+    data = np.asarray(layer.data)
+    if (layer.rgb and data.ndim != 3) or (not layer.rgb and data.ndim != 2):
+        raise KaryotypeError(
+            f"layer {layer.name!r} is not a 2-D image (shape {data.shape}): "
+            "open a single karyogram image"
+        )
+    return as_karyogram(data).image
+
+
+def layer_labels(layer, image_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The int32 label image of a Labels layer, checked against the image's shape."""
+    layer = require_layer(layer, "Labels", "chromosome labels")
+    data = np.asarray(layer.data)
+    if data.ndim != 2:
+        raise KaryotypeError(f"labels layer {layer.name!r} is not 2-D (shape {data.shape})")
+    if image_shape is not None and data.shape != tuple(image_shape[:2]):
+        raise KaryotypeError(
+            f"labels layer {layer.name!r} is {data.shape[1]} x {data.shape[0]} but the image is "
+            f"{image_shape[1]} x {image_shape[0]} (width x height)"
+        )
+    return data.astype(np.int32, copy=False)
+
+
+def find_layer(viewer, name: str, kind: str | None = None):
+    """The layer called ``name`` (of ``kind`` when given), or None."""
+    for layer in viewer.layers:
+        if layer.name == name and (kind is None or type(layer).__name__ == kind):
+            return layer
+    return None
+
+
+def first_layer(viewer, kind: str, prefer: str | None = None):
+    """The layer ``prefer`` if it is of ``kind``, else the last layer of ``kind``, else None."""
+    if prefer is not None:
+        found = find_layer(viewer, prefer, kind)
+        if found is not None:
+            return found
+    layers = [layer for layer in viewer.layers if type(layer).__name__ == kind]
+    return layers[-1] if layers else None
+
+
+class Relay(QObject):
+    """Carries values from a worker thread to the GUI thread (queued Qt signal)."""
+
+    value = Signal(object)
