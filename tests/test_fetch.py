@@ -50,10 +50,10 @@ def _serve(monkeypatch, data: bytes, calls: list):
 
 
 def test_url_is_percent_encoded():
-    url = fetch.cell_url("173449.031")
+    url = fetch.cell_url("173449.035")
     assert url == (
         "https://github.com/Xi-Hu/Chromosome-Images/raw/master/"
-        "%E6%96%B0%E5%BB%BA%E6%96%87%E4%BB%B6%E5%A4%B9/173449.031.zip"
+        "%E6%96%B0%E5%BB%BA%E6%96%87%E4%BB%B6%E5%A4%B9/173449.035.zip"
     )
     assert url.isascii()
 

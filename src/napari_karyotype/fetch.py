@@ -22,11 +22,11 @@ from napari_karyotype.errors import KaryotypeError
 BASE_URL = "https://github.com/Xi-Hu/Chromosome-Images/raw/master/新建文件夹/"
 """Where the authors publish one zip per cell (folder name as in the repository)."""
 
-SAMPLE_CELL = "173449.031"
+SAMPLE_CELL = "173449.035"
 """The sample cell: 46,XY with one image per chromosome, no duplicates."""
 
 PINNED_SHA256 = {
-    SAMPLE_CELL: "c81dc06a2272b70fa7ba8c5639cf277739840f36cb1a5a6bc3222eec15d1ce52",
+    SAMPLE_CELL: "fead988028b799cd54bb6e2a6fc272df0f4bd3cdae3052c5b8bc7a7c5032840e",
 }
 """SHA-256 of the published zips this package may download."""
 
