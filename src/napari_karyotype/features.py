@@ -316,7 +316,7 @@ def classify_cell(
         )
     fixed = verified_classes(verified)
     old = check_features(verified) if isinstance(verified, pd.DataFrame) else None
-    step = _stepper(progress, 4)
+    step = _stepper(progress, 3)
     clf = _load(classifier)
     ids = label_ids(labels)
     step("measuring chromosomes")
