@@ -22,7 +22,7 @@ STAIN_DENSITY = {
     "gpos75": 0.75,
     "gpos100": 1.0,
     "acen": 0.45,
-    "gvar": 0.75,
+    "gvar": 0.65,
     "stalk": 0.1,
 }
 """How dark each Giemsa stain is, from 0 (pale, ``gneg``) to 1 (darkest, ``gpos100``)."""

@@ -23,7 +23,7 @@ from napari_karyotype.ideogram import Ideogram, load_ideograms
 LENGTH_PX = (18.0, 0.66)
 """Chromosome length in px at scale 1: ``a + b * megabases`` (chr1 about 182 px, chr21 about 49)."""
 
-CHROMATID_PX = 16.0
+CHROMATID_PX = 22.0
 """Diameter of one sister chromatid in px at scale 1."""
 
 GREY_PALE, GREY_DARK = 178.0, 42.0
@@ -57,6 +57,7 @@ def _draw_chromosome(
     *,
     bend: float,
     blur: float,
+    band_blur: float,
 ) -> _Drawn:
     """Render one chromosome, p arm up, into a patch of darkness values (float, 0–255)."""
     radius = chromatid / 2
@@ -81,17 +82,19 @@ def _draw_chromosome(
     n = max(int(length * 4), 8)
     ut = np.clip(u / length * n - 0.5, 0, n - 1)
 
-    def along(field: str, sigma: float) -> np.ndarray:
+    def along(field: str, sigma: float, gain: float = 1.0) -> np.ndarray:
         prof = ndi.gaussian_filter1d(ideo.profile(n, field=field), sigma * 4, mode="nearest")
+        prof = np.clip(prof.mean() + gain * (prof - prof.mean()), 0, 1)
         return ndi.map_coordinates(prof, [ut.ravel()], order=1).reshape(u.shape)
 
     px = chromatid / CHROMATID_PX  # 1 px at scale 1
-    density = along("density", 1.5 * px)
+    # Smoothing merges sub-bands to about the 400-band level of routine karyograms.
+    density = along("density", band_blur * px, gain=1.6)
     stalk = along("stalk", 1.0 * px)
     uc = ideo.centromere_index * length
     constrict = np.exp(-0.5 * ((u - uc) / (0.4 * chromatid)) ** 2)
 
-    offset = 0.8 * radius * (1 - 0.55 * constrict)
+    offset = 0.7 * radius * (1 - 0.5 * constrict)
     r = radius * (1 - 0.3 * constrict) * (1 - 0.4 * stalk)
     # Rounded ends: each chromatid ends in a half disc.
     cap = np.sqrt(
@@ -108,7 +111,7 @@ def _draw_chromosome(
         thick = np.maximum(thick, np.sqrt(np.clip(1 - (d / np.maximum(r, 1e-6)) ** 2, 0, 1)))
 
     grey = GREY_PALE - (GREY_PALE - GREY_DARK) * np.clip(density * contrast, 0, 1)
-    grey = grey + 9.0 * _smooth_noise(rng, u.shape, 1.3)  # mottled chromatin
+    grey = grey + 12.0 * _smooth_noise(rng, u.shape, 2.0 * px)  # mottled chromatin
     dark = cover * (255 - grey) * (0.6 + 0.4 * thick)
     dark = ndi.gaussian_filter(np.clip(dark, 0, 255), blur) if blur > 0 else dark
 
@@ -168,7 +171,8 @@ def synthetic_karyogram(
     numbers: bool = True,
     gap: tuple[int, int] = (5, 12),
     noise: float = 2.5,
-    blur: float = 1.0,
+    blur: float = 1.3,
+    band_blur: float = 3.5,
     bend: float = 1.0,
     width: int = 1300,
 ) -> Composed:
@@ -178,7 +182,8 @@ def synthetic_karyogram(
     chromosomes, about ``1300 x 650`` px at ``scale=1``), ``labels`` int32 (one id per
     chromosome), ``classes`` {label: class} and ``rows`` (one ``("rectangle", (4, 2))`` per row).
     ``sex`` is the sex chromosome complement (``"XX"``, ``"XY"``, ``"XXY"``…); ``touching`` puts
-    homologs in contact instead of ``gap`` px (min, max) apart; ``bend`` scales the bends.
+    homologs in contact instead of ``gap`` px (min, max) apart; ``bend`` scales the bends;
+    ``blur`` is the optical blur and ``band_blur`` the band smoothing (resolution), in px.
     """
     if not (0.2 <= float(scale) <= 5):
         raise KaryotypeError(f"scale must be between 0.2 and 5, got {scale}")
@@ -204,7 +209,10 @@ def synthetic_karyogram(
                 length = (LENGTH_PX[0] + LENGTH_PX[1] * mb) * condensation
                 length *= float(np.clip(rng.normal(1.0, 0.02), 0.95, 1.05))
                 width_i = chromatid * float(rng.uniform(0.95, 1.05))
-                items.append(_draw_chromosome(ideo, length, width_i, rng, bend=bend, blur=blur_px))
+                drawn = _draw_chromosome(
+                    ideo, length, width_i, rng, bend=bend, blur=blur_px, band_blur=band_blur
+                )
+                items.append(drawn)
             if not items:
                 continue
             gaps = [int(round(rng.integers(lo, hi + 1) * scale)) for _ in items[1:]]
