@@ -135,3 +135,20 @@ def test_bad_arguments_are_one_line_errors(kwargs):
     with pytest.raises(KaryotypeError) as err:
         synthetic_karyogram(**kwargs)
     assert "\n" not in str(err.value)
+
+
+def test_homologs_are_5_to_12_px_apart(karyo):
+    by_class: dict[str, list[int]] = {}
+    for lab, cls in karyo.classes.items():
+        by_class.setdefault(cls, []).append(lab)
+    for cls, labs in by_class.items():
+        if len(labs) != 2:
+            continue
+        a, b = (karyo.labels == lab for lab in labs)
+        # Horizontal clearance, row by row, where both homologs have pixels.
+        cols = np.arange(a.shape[1])
+        rows = a.any(axis=1) & b.any(axis=1)
+        left_end = np.where(a, cols, -1).max(axis=1)[rows]
+        right_start = np.where(b, cols, a.shape[1]).min(axis=1)[rows]
+        clearance = (right_start - left_end - 1).min()
+        assert 5 <= clearance <= 12, f"homologs of {cls} are {clearance} px apart"
