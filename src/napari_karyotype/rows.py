@@ -1,0 +1,124 @@
+"""Propose one rectangle per karyogram row from the image alone.
+
+Foreground is everything clearly darker than the background; an opening removes thin lines (frame,
+underlines) and the strokes of printed text; what is left and not tiny are the chromosomes. Their
+vertical extents, merged where they overlap, are the rows. Each row's rectangle encloses its
+chromosomes (with their faint edges) plus a small margin that stops short of other ink (numbers,
+lines).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from napari_karyotype.errors import KaryotypeError
+
+Shape = tuple[str, np.ndarray]
+
+
+def background_level(image: np.ndarray) -> tuple[float, float]:
+    """``(level, noise)`` of the background of a dark-on-light image: its mode and spread."""
+    sample = image[:: max(image.shape[0] // 400, 1), :: max(image.shape[1] // 400, 1)]
+    level = float(np.median(sample))
+    bright = sample[sample >= level - 0.1]
+    noise = 1.4826 * float(np.median(np.abs(bright - level))) if bright.size else 0.0
+    return level, noise
+
+
+def foreground_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(loose, core)``: pixels darker than the background at all, and clearly dark ones."""
+    from skimage.filters import threshold_otsu
+
+    level, noise = background_level(image)
+    loose = image < level - max(4 * noise, 0.04)
+    dark = image[loose]
+    if dark.size == 0:
+        raise KaryotypeError("image has nothing darker than its background: nothing to segment")
+    t = threshold_otsu(image[:: max(image.shape[0] // 600, 1), :: max(image.shape[1] // 600, 1)])
+    core = image < min(t, level - max(8 * noise, 0.08))
+    return loose, core
+
+
+def _objects(core: np.ndarray, width: int) -> tuple[np.ndarray, list]:
+    """Label the thick objects of ``core``: lines and text strokes thinner than ``width`` go."""
+    opened = ndi.binary_opening(core, structure=np.ones((width, width), bool))
+    lab, n = ndi.label(opened)
+    if n == 0:
+        return lab, []
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    objects = ndi.find_objects(lab)
+    big = [i for i in range(1, n + 1) if areas[i] >= 20]
+    if not big:
+        return lab, []
+    ref = float(np.median([areas[i] for i in big]))
+    keep = [(i, objects[i - 1]) for i in big if areas[i] >= 0.12 * ref]
+    return lab, keep
+
+
+def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]:
+    """One ``("rectangle", (4, 2) vertices)`` per karyogram row, top to bottom.
+
+    ``margin`` (px) around each row's chromosomes defaults to 3 % of the median row height (at
+    least 3); it is cut short where other ink (pair numbers, frame lines) would fall inside.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise KaryotypeError("propose_rows needs a 2-D grey image")
+    loose, core = foreground_masks(image)
+    # Stroke width to remove: text and lines are thin compared with chromosome width.
+    width = max(3, int(round(min(image.shape) / 130)))
+    lab, keep = _objects(core, width)
+    if not keep:
+        raise KaryotypeError("no chromosomes found in the image")
+    # Grow each kept object to its faint edges: loose-mask components touching it.
+    loose_lab, _ = ndi.label(loose)
+    spans = []
+    for i, sl in keep:
+        ids = np.unique(loose_lab[sl][lab[sl] == i])
+        ids = ids[ids > 0]
+        spans.append((sl[0].start, sl[0].stop, set(ids.tolist())))
+    spans.sort(key=lambda s: s[0])
+    rows: list[list] = []
+    for top, bottom, ids in spans:
+        if rows and top < rows[-1][1]:
+            rows[-1][1] = max(rows[-1][1], bottom)
+            rows[-1][2] |= ids
+        else:
+            rows.append([top, bottom, set(ids)])
+    boxes = ndi.find_objects(loose_lab)
+    heights = []
+    row_boxes = []
+    for _, _, ids in rows:
+        r0 = min(boxes[i - 1][0].start for i in ids)
+        r1 = max(boxes[i - 1][0].stop for i in ids)
+        c0 = min(boxes[i - 1][1].start for i in ids)
+        c1 = max(boxes[i - 1][1].stop for i in ids)
+        row_boxes.append([r0, r1, c0, c1, ids])
+        heights.append(r1 - r0)
+    if margin is None:
+        margin = max(3, int(round(0.03 * float(np.median(heights)))))
+    h, w = image.shape
+    out = []
+    for r0, r1, c0, c1, ids in row_boxes:
+        mine = np.isin(loose_lab[r0:r1, c0:c1], list(ids))
+        other_ink = loose & (loose_lab > 0)
+        other_ink[r0:r1, c0:c1] &= ~mine
+        # Expand each side by up to `margin`, stopping before other ink.
+        top = _grow(other_ink[max(r0 - margin, 0) : r0, c0:c1].any(axis=1)[::-1])
+        bottom = _grow(other_ink[r1 : r1 + margin, c0:c1].any(axis=1))
+        left = _grow(other_ink[r0:r1, max(c0 - margin, 0) : c0].any(axis=0)[::-1])
+        right = _grow(other_ink[r0:r1, c1 : c1 + margin].any(axis=0))
+        a0, a1 = max(r0 - top, 0), min(r1 - 1 + bottom, h - 1)
+        b0, b1 = max(c0 - left, 0), min(c1 - 1 + right, w - 1)
+        verts = np.array([[a0, b0], [a0, b1], [a1, b1], [a1, b0]], dtype=float)
+        out.append(("rectangle", verts))
+    return out
+
+
+def _grow(blocked: np.ndarray) -> int:
+    """How many steps one can take outwards before the first blocked line (one short of it)."""
+    hits = np.flatnonzero(blocked)
+    if hits.size == 0:
+        return int(blocked.size)
+    return max(int(hits[0]) - 1, 0)
