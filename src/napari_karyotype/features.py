@@ -304,7 +304,6 @@ def classify_cell(
     ``progress(done, total, what)`` is called between steps.
     """
     from napari_karyotype import assign as _assign
-    from napari_karyotype import classifier as _classifier
     from napari_karyotype import scale as _scale
 
     labels = _check_labels(labels)
@@ -328,13 +327,20 @@ def classify_cell(
     if len(ids) == 0:
         step("done")
         return features, summarize(features, scale)
-    stats = _scale.model_stats(clf)
-    if scale is None:
-        scale = _scale.estimate_scale(labels, stats, lengths=geometry["length"].to_numpy())
+    fixed = {lab: cls for lab, cls in fixed.items() if lab in set(ids.tolist())}
     step("classifying")
-    got_ids, probs = _classifier.classify_labels(image, labels, clf, scale=scale)
-    order = {int(lab): i for i, lab in enumerate(got_ids)}
-    probs = np.asarray(probs, float)[[order[int(lab)] for lab in ids]]
+    if scale is None:
+        stats = _scale.model_stats(clf)
+        scale = _scale.estimate_scale(labels, stats)
+        probs = _probabilities(image, labels, ids, clf, scale)
+        # Refine with each chromosome against its own class (robust for a partial cell).
+        guess = {int(lab): CLASSES[k] for lab, k in zip(ids, probs.argmax(axis=1), strict=True)}
+        refined = _scale.estimate_scale(labels, stats, classes=guess | fixed)
+        if abs(np.log(refined / scale)) > np.log(1.05):
+            scale = refined
+            probs = _probabilities(image, labels, ids, clf, scale)
+    else:
+        probs = _probabilities(image, labels, ids, clf, scale)
     ranked = np.argsort(-probs, axis=1)
     rows = np.arange(len(ids))
     features["chromosome"] = [CLASSES[k] for k in ranked[:, 0]]
@@ -342,7 +348,6 @@ def classify_cell(
     features["second"] = [CLASSES[k] for k in ranked[:, 1]]
     features["second_confidence"] = probs[rows, ranked[:, 1]]
     step("assigning classes")
-    fixed = {lab: cls for lab, cls in fixed.items() if lab in order}
     is_fixed = np.array([int(lab) in fixed for lab in ids])
     if assign:
         given = probs.copy()
@@ -364,6 +369,15 @@ def classify_cell(
     features = _typed(features)
     step("done")
     return features, summarize(features, scale)
+
+
+def _probabilities(image, labels, ids, clf, scale) -> np.ndarray:
+    """(len(ids), 24) class probabilities of the labels ``ids``, in that order."""
+    from napari_karyotype import classifier as _classifier
+
+    got_ids, probs = _classifier.classify_labels(image, labels, clf, scale=scale)
+    order = {int(lab): i for i, lab in enumerate(got_ids)}
+    return np.asarray(probs, float)[[order[int(lab)] for lab in ids]]
 
 
 def _load(classifier):

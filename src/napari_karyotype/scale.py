@@ -2,14 +2,18 @@
 
 The CNN learned absolute chromosome sizes (the dataset crops keep the karyogram's scale). A cell
 imaged at 1.5x has chromosomes 1.5x longer; its scale factor is then about 1/1.5 — the factor that
-``preprocess.chromosome_canvas(..., scale=)`` applies to each crop. The estimate compares the median
-skeleton length of the cell's chromosomes with the training median (robust to a few bad labels);
-with classes known it compares each chromosome with the training median of its own class, which
-also works for a partial cell.
+``preprocess.chromosome_canvas(..., scale=)`` applies to each crop.
+
+The size of a chromosome here is the major axis length of its mask (from the second moments):
+exactly proportional to the magnification, fast, and insensitive to a pixel more or less of
+boundary. The estimate compares the median over the cell with the training median (robust to a
+few bad labels); with classes known it takes the median ratio of each chromosome to the training
+median of its own class, which also works for a partial cell.
 
 Training statistics (``stats``) are a mapping with the keys of :func:`size_stats`:
-``median_length`` (px), ``median_area`` (px), ``class_median_length`` ({class: px}); the model's
-JSON side-car holds them under ``"size_stats"``.
+``median_axis`` (px), ``class_median_axis`` ({class: px}), ``median_area`` (px), ``n``; a model's
+JSON side-car holds them under ``"size_stats"``. ``preprocess.canvas_stats`` (``median_length_px``,
+the bounding-box height) is understood too.
 """
 
 from __future__ import annotations
@@ -25,62 +29,72 @@ MASK_THRESHOLD = 245
 
 TOLERANCE = 0.15
 """Estimates within this relative distance of 1 return exactly 1.0: cells at the training
-magnification vary this much by condensation alone, and the CNN learned that variation."""
+magnification differ this much by condensation alone, and the CNN learned that variation."""
 
 LIMITS = (0.25, 4.0)
 """The estimate is clipped to this range."""
 
 DATASET_STATS = {
-    "median_length": 61.28,
-    "median_area": 3593.0,
-    "class_median_length": {
-        "1": 124.91, "2": 118.31, "3": 97.18, "4": 94.18, "5": 84.44, "6": 84.37, "7": 78.18,
-        "8": 65.78, "9": 65.97, "10": 63.86, "11": 68.73, "12": 66.43, "13": 47.42, "14": 47.51,
-        "15": 50.64, "16": 46.16, "17": 47.35, "18": 42.76, "19": 34.16, "20": 37.7, "21": 30.07,
-        "22": 33.09, "X": 76.51, "Y": 34.73,
+    "median_axis": 83.05,
+    "class_median_axis": {
+        "1": 148.81, "2": 148.91, "3": 128.31, "4": 118.04, "5": 113.76, "6": 107.26,
+        "7": 102.12, "8": 95.27, "9": 91.58, "10": 90.58, "11": 90.62, "12": 85.12, "13": 73.93,
+        "14": 71.54, "15": 73.35, "16": 65.75, "17": 64.8, "18": 64.56, "19": 53.11, "20": 57.73,
+        "21": 49.43, "22": 51.43, "X": 99.42, "Y": 57.67,
     },
+    "median_area": 3593.0,
     "n": 3357,
 }  # fmt: skip
 """``size_stats`` of the whole Hu et al. set (all 73 cells): the bundled model's training data.
 Used when a model's side-car holds no statistics (tests recompute and compare these numbers)."""
 
+DATASET_CANVAS_LENGTH = 74.0
+"""``preprocess.canvas_stats(...)["median_length_px"]`` of the whole Hu et al. set."""
+
+
+def axis_lengths(labels: np.ndarray, ids=None) -> np.ndarray:
+    """Major axis length (px) of each label of ``ids`` (default: all non-zero ids, ascending)."""
+    from skimage.measure import regionprops
+
+    labels = np.asarray(labels)
+    props = {p.label: p for p in regionprops(labels.astype(np.int64, copy=False))}
+    if ids is None:
+        ids = sorted(props)
+    return np.array([props[int(i)].axis_major_length if int(i) in props else 0.0 for i in ids])
+
 
 def size_stats(chromosomes: Iterable) -> dict:
     """Training statistics from dataset chromosomes (``dataset.Chromosome`` or uint8 crops).
 
-    Returns ``{"median_length", "median_area", "class_median_length", "n"}``: the median skeleton
-    length (px) and area (px) of the chromosome masks (pixels < 245), overall and per class.
+    The chromosome of a crop is its largest connected set of pixels < 245. Returns
+    ``{"median_axis", "class_median_axis", "median_area", "n"}`` (see the module doc).
     """
-    from napari_karyotype.features import skeleton_length
+    from napari_karyotype import CLASSES
 
-    lengths, areas, classes = [], [], []
+    axes, areas, classes = [], [], []
     for c in chromosomes:
         image = np.asarray(getattr(c, "image", c))
         mask = _largest(image < MASK_THRESHOLD)
         if not mask.any():
             continue
-        lengths.append(skeleton_length(mask))
+        axes.append(float(axis_lengths(mask.astype(np.uint8))[0]))
         areas.append(int(mask.sum()))
         classes.append(getattr(c, "cls", None))
-    if not lengths:
+    if not axes:
         raise KaryotypeError("no chromosomes to compute size statistics from")
-    lengths = np.asarray(lengths)
-    per_class = {}
-    for cls in sorted({c for c in classes if c is not None}, key=_class_order):
-        sel = np.array([c == cls for c in classes])
-        per_class[cls] = round(float(np.median(lengths[sel])), 2)
-    return {
-        "median_length": round(float(np.median(lengths)), 2),
-        "median_area": round(float(np.median(areas)), 2),
-        "class_median_length": per_class,
-        "n": len(lengths),
+    axes_arr = np.asarray(axes)
+    classes_arr = np.asarray(classes, dtype=object)
+    per_class = {
+        cls: round(float(np.median(axes_arr[classes_arr == cls])), 2)
+        for cls in CLASSES
+        if (classes_arr == cls).any()
     }
-
-
-def _class_order(cls: str) -> int:
-    from napari_karyotype import CLASSES
-
-    return CLASSES.index(cls) if cls in CLASSES else len(CLASSES)
+    return {
+        "median_axis": round(float(np.median(axes_arr)), 2),
+        "class_median_axis": per_class,
+        "median_area": round(float(np.median(areas)), 2),
+        "n": len(axes),
+    }
 
 
 def _largest(mask: np.ndarray) -> np.ndarray:
@@ -99,16 +113,17 @@ def estimate_scale(
     stats: Mapping | None,
     *,
     classes: Mapping[int, str] | None = None,
-    lengths: np.ndarray | None = None,
     tolerance: float = TOLERANCE,
 ) -> float:
     """The factor that brings this cell's chromosomes to the training size (1.0 when unknown).
 
-    ``labels``: the cell's label image. ``stats``: training statistics (see module doc; None or
-    incomplete gives 1.0). ``classes`` ``{label: class}``: compare each chromosome with its own
-    class. ``lengths``: skeleton lengths of ``label_ids(labels)``, if already measured.
+    ``labels``: the cell's label image. ``stats``: training statistics (see the module doc; None
+    or unusable gives 1.0). ``classes`` ``{label: class}``: compare each chromosome with its own
+    class (used when at least 5 labels have a class). ``tolerance``: see :data:`TOLERANCE`.
     """
-    from napari_karyotype.features import label_geometry, label_ids
+    from scipy import ndimage as ndi
+
+    from napari_karyotype.features import label_ids
 
     if not stats:
         return 1.0
@@ -117,24 +132,19 @@ def estimate_scale(
     if len(ids) == 0:
         return 1.0
     factor = None
-    if stats.get("median_length"):
-        if lengths is None:
-            lengths = label_geometry(labels, ids)["length"].to_numpy(float)
-        lengths = np.asarray(lengths, float)
-        per_class = stats.get("class_median_length") or {}
-        ratios = []
-        for lab, length in zip(ids, lengths, strict=True):
-            ref = per_class.get((classes or {}).get(int(lab), ""))
-            if ref and length > 0:
-                ratios.append(ref / length)
-        good = lengths[lengths > 0]
+    if stats.get("median_axis"):
+        axes = axis_lengths(labels, ids)
+        per_class = stats.get("class_median_axis") or {}
+        ratios = [
+            per_class[classes[int(lab)]] / a
+            for lab, a in zip(ids, axes, strict=True)
+            if classes and classes.get(int(lab)) in per_class and a > 0
+        ]
         if len(ratios) >= 5:
             factor = float(np.median(ratios))
-        elif len(good):
-            factor = float(stats["median_length"]) / float(np.median(good))
+        elif (axes > 0).any():
+            factor = float(stats["median_axis"]) / float(np.median(axes[axes > 0]))
     elif stats.get("median_length_px"):  # preprocess.canvas_stats: bounding-box heights
-        from scipy import ndimage as ndi
-
         heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels) if s is not None]
         factor = float(stats["median_length_px"]) / float(np.median(heights))
     if factor is None or not np.isfinite(factor) or factor <= 0:
@@ -145,15 +155,25 @@ def estimate_scale(
 
 
 def model_stats(classifier) -> dict:
-    """The training size statistics stored with a classifier; :data:`DATASET_STATS` if none."""
-    for attr in ("metadata", "meta", "info", "card", "sidecar"):
-        meta = getattr(classifier, attr, None)
-        if isinstance(meta, Mapping):
-            for key in ("size_stats", "canvas_stats", "stats"):
-                if isinstance(meta.get(key), Mapping) and (
-                    meta[key].get("median_length") or meta[key].get("median_length_px")
-                ):
-                    return dict(meta[key])
-            if meta.get("median_length") or meta.get("median_length_px"):
-                return dict(meta)
+    """The training size statistics of a classifier (:data:`DATASET_STATS` if it has none).
+
+    Reads the side-car (``classifier.meta``): ``size_stats`` (this module's keys) as they are;
+    else ``canvas_stats`` (``preprocess.canvas_stats``): :data:`DATASET_STATS` rescaled by the
+    ratio of its median bounding-box height to that of the Hu et al. set.
+    """
+    meta = getattr(classifier, "meta", None)
+    if isinstance(meta, Mapping):
+        size = meta.get("size_stats")
+        if isinstance(size, Mapping) and size.get("median_axis"):
+            return dict(size)
+        canvas = meta.get("canvas_stats")
+        if isinstance(canvas, Mapping) and canvas.get("median_length_px"):
+            ratio = float(canvas["median_length_px"]) / DATASET_CANVAS_LENGTH
+            stats = dict(DATASET_STATS)
+            stats["median_axis"] = round(stats["median_axis"] * ratio, 2)
+            stats["class_median_axis"] = {
+                k: round(v * ratio, 2) for k, v in DATASET_STATS["class_median_axis"].items()
+            }
+            stats["median_area"] = round(stats["median_area"] * ratio**2, 2)
+            return stats
     return dict(DATASET_STATS)

@@ -1,0 +1,86 @@
+"""Size scale: karyograms imaged at another magnification still get the training size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_karyotype.scale import (
+    DATASET_CANVAS_LENGTH,
+    DATASET_STATS,
+    estimate_scale,
+    model_stats,
+    size_stats,
+)
+
+CELLS = ("C171543.044", "161923.054", "173449.035")
+SMALL = {"13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "Y"}
+
+
+@pytest.fixture(scope="module")
+def composed(cells):
+    """Three real cells composed at 0.6x, 1x and 1.5x."""
+    from napari_karyotype.compose import compose_karyogram
+
+    return {(c, s): compose_karyogram(cells[c], scale=s) for c in CELLS for s in (0.6, 1.0, 1.5)}
+
+
+def test_bundled_statistics_are_those_of_the_dataset(chromosomes):
+    assert size_stats(chromosomes) == DATASET_STATS
+
+
+def test_canvas_length_constant_is_that_of_the_dataset(chromosomes):
+    from napari_karyotype.preprocess import canvas_stats, dataset_canvas
+
+    canvases = np.stack([dataset_canvas(c.image) for c in chromosomes[::7]])
+    assert abs(canvas_stats(canvases)["median_length_px"] - DATASET_CANVAS_LENGTH) <= 2
+
+
+def test_estimate_follows_the_magnification(composed):
+    """At 0.6x and 1.5x the estimate is the cell's own 1x estimate divided by the magnification
+    (within 3 %), and with the default tolerance a 1x cell is left alone or barely moved."""
+    for cell in CELLS:
+        base = estimate_scale(composed[cell, 1.0].labels, DATASET_STATS, tolerance=0)
+        assert 0.7 < base < 1.3
+        for s in (0.6, 1.5):
+            est = estimate_scale(composed[cell, s].labels, DATASET_STATS)
+            assert est * s == pytest.approx(base, rel=0.03), (cell, s)
+        est = estimate_scale(composed[cell, 1.0].labels, DATASET_STATS)
+        assert est == 1.0 or abs(est - base) < 1e-9
+
+
+def test_classes_make_a_partial_cell_reliable(composed):
+    """Rows 3 and 4 alone (small chromosomes) fool the cell median but not the per-class ratio."""
+    for cell in CELLS:
+        c = composed[cell, 1.0]
+        whole = estimate_scale(c.labels, DATASET_STATS, classes=c.classes, tolerance=0)
+        small = [lab for lab, cls in c.classes.items() if cls in SMALL]
+        part = np.where(np.isin(c.labels, small), c.labels, 0)
+        blind = estimate_scale(part, DATASET_STATS, tolerance=0)
+        known = estimate_scale(part, DATASET_STATS, classes=c.classes, tolerance=0)
+        assert abs(known / whole - 1) < 0.1
+        assert blind / whole > 1.2  # small chromosomes look like a low magnification
+
+
+def test_estimate_without_usable_input():
+    labels = np.zeros((50, 50), np.int32)
+    assert estimate_scale(labels, DATASET_STATS) == 1.0
+    labels[10:20, 10:14] = 1
+    assert estimate_scale(labels, None) == 1.0
+    assert estimate_scale(labels, {}) == 1.0
+    assert estimate_scale(labels, DATASET_STATS) == 4.0  # tiny: clipped to the limit
+
+
+def test_model_stats_read_the_side_car():
+    class Model:
+        def __init__(self, meta):
+            self.meta = meta
+
+    assert model_stats(Model({})) == DATASET_STATS
+    own = {"median_axis": 50.0, "class_median_axis": {"1": 90.0}, "median_area": 1000.0}
+    assert model_stats(Model({"size_stats": own})) == own
+    half = model_stats(Model({"canvas_stats": {"median_length_px": DATASET_CANVAS_LENGTH / 2}}))
+    assert half["median_axis"] == pytest.approx(DATASET_STATS["median_axis"] / 2, abs=0.01)
+    assert half["class_median_axis"]["1"] == pytest.approx(
+        DATASET_STATS["class_median_axis"]["1"] / 2, abs=0.01
+    )
