@@ -50,8 +50,12 @@ def test_folder_without_images_is_a_clear_error(tmp_path):
 def test_wrong_size_image_names_the_file(tmp_path):
     from PIL import Image
 
-    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(tmp_path / "A.001.K.chr1.1invert_pad.gif")
-    with pytest.raises(KaryotypeError, match=r"A\.001\.K\.chr1\.1invert_pad\.gif.*expected 100 x 220"):
+    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(
+        tmp_path / "A.001.K.chr1.1invert_pad.gif"
+    )
+    with pytest.raises(
+        KaryotypeError, match=r"A\.001\.K\.chr1\.1invert_pad\.gif.*expected 100 x 220"
+    ):
         load_chromosomes([tmp_path])
 
 

@@ -14,7 +14,8 @@ def test_import_does_not_load_tensorflow_or_qt():
     code = (
         "import sys, napari_karyotype, napari_karyotype.cli;"
         "napari_karyotype.cli.build_parser();"
-        "heavy = [m for m in ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy') if m in sys.modules];"
+        "names = ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy');"
+        "heavy = [m for m in names if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -35,6 +36,9 @@ def test_code_is_ruff_clean():
     if not Path(ruff).exists():
         pytest.skip("ruff not installed")
     out = subprocess.run(
-        [ruff, "check", "src", "tests", "benchmarks", "models"], cwd=ROOT, capture_output=True, text=True
+        [ruff, "check", "src", "tests", "benchmarks", "models"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0, out.stdout[-3000:]

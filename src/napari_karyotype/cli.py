@@ -11,7 +11,7 @@ import sys
 
 from napari_karyotype.errors import KaryotypeError
 
-# name -> module in napari_karyotype._cli providing ``add_arguments(parser)`` and ``run(args) -> int``
+# name -> help; napari_karyotype._cli.<name> provides ``add_arguments(parser)`` and ``run(args)``
 COMMANDS = {
     "segment": "Segment karyogram images into one label per chromosome.",
     "train": "Train the chromosome classifier on Hu et al.-format data.",

@@ -1,8 +1,8 @@
 """Read the chromosome-image set of Hu et al. 2019 (zips or folders of 100 x 220 GIFs).
 
 File names look like ``161923.054.K.chr1.1invert_pad.gif``: cell ``161923.054``, class ``1``,
-homolog ``1``. X is written ``chr23`` or ``chrx``, Y ``chr24`` or ``chry``. The case (patient) is the
-part of the cell id before the first dot, upper-cased.
+homolog ``1``. X is written ``chr23`` or ``chrx``, Y ``chr24`` or ``chry``. The case (patient)
+is the part of the cell id before the first dot, upper-cased.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _ALIASES = {"23": "X", "24": "Y", "X": "X", "Y": "Y"}
 
 
 def class_name(token: str) -> str:
-    """Normalise a class token (``1``…``22``, ``23``/``x``, ``24``/``y``) to ``1``…``22``, ``X``, ``Y``."""
+    """Normalise a class token (``1``…``22``, ``23``/``x``, ``24``/``y``) to a class name."""
     token = token.strip().upper()
     if token.startswith("CHR"):
         token = token[3:]
@@ -89,7 +89,8 @@ def decode_gif(data: bytes, name: str) -> np.ndarray:
     if grey.shape != CANVAS_SHAPE:
         h, w = grey.shape[:2]
         raise KaryotypeError(
-            f"{name}: image is {w} x {h}, expected {CANVAS_SHAPE[1]} x {CANVAS_SHAPE[0]} (width x height)"
+            f"{name}: image is {w} x {h}, expected {CANVAS_SHAPE[1]} x {CANVAS_SHAPE[0]}"
+            " (width x height)"
         )
     return grey
 
@@ -120,7 +121,7 @@ def load_chromosomes(paths: Iterable[str | Path], *, strict_size: bool = True) -
     """Read every recognisable chromosome GIF under ``paths`` (zips, folders or GIF files).
 
     Inverted duplicates (``…invert_padinvert_pad.gif``) are dropped. An image of the wrong size
-    raises a one-line :class:`KaryotypeError` naming the file (or is skipped if not ``strict_size``).
+    raises a one-line :class:`KaryotypeError` naming the file (skipped if not ``strict_size``).
     Raises if nothing recognisable is found.
     """
     out: list[Chromosome] = []
