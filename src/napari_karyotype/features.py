@@ -333,8 +333,10 @@ def classify_cell(
         stats = _scale.model_stats(clf)
         scale = _scale.estimate_scale(labels, stats)
         probs = _probabilities(image, labels, ids, clf, scale)
-        # Refine with each chromosome against its own class (robust for a partial cell).
-        guess = {int(lab): CLASSES[k] for lab, k in zip(ids, probs.argmax(axis=1), strict=True)}
+        # Refine: each chromosome against its own class (robust for a partial cell).
+        sure = probs.max(axis=1) >= 0.5  # confident classes only: these are mostly right
+        top = probs.argmax(axis=1)
+        guess = {int(ids[i]): CLASSES[top[i]] for i in np.flatnonzero(sure)}
         refined = _scale.estimate_scale(labels, stats, classes=guess | fixed)
         if abs(np.log(refined / scale)) > np.log(1.05):
             scale = refined
