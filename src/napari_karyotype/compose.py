@@ -137,7 +137,7 @@ def compose_karyogram(
     for chrom in chromosomes:
         by_class[chrom.cls].append(chromosome_crop(np.asarray(chrom.image)))
 
-    # Place each row's groups (homologs) in local coordinates: bottom-aligned at y = 0 (upwards < 0).
+    # Place each row's groups (homologs) side by side; rows are bottom-aligned later.
     rows = []  # per row: list of (class, [(crop, mask, x_offset)], group_width)
     for layout in ROW_LAYOUT:
         groups = []
@@ -245,7 +245,7 @@ def compose_karyogram(
         labels = resize(labels, new_shape, order=0, preserve_range=True, anti_aliasing=False)
         labels = labels.astype(np.int32)
         sy, sx = new_shape[0] / height, new_shape[1] / width
-        row_boxes = [(t, v * [sy, sx]) for t, v in row_boxes]
+        row_boxes = [(t, (v + 0.5) * [sy, sx] - 0.5) for t, v in row_boxes]
     if light_on_dark:
         image = 255 - image
     return Composed(image, labels, classes, row_boxes)

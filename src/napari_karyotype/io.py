@@ -141,7 +141,8 @@ def as_karyogram(array, *, source: str | None = None) -> Karyogram:
     """Bring an in-memory image (e.g. a napari layer's data) into the package convention.
 
     Polarity: a karyogram is mostly background, so the median grey level decides: nearer the
-    darkest than the lightest pixels means a dark background. A dark background means a fluorescent image: it is inverted (``inverted=True``).
+    darkest than the lightest pixels means a dark background, a fluorescent image, which is
+    inverted (``inverted=True``).
     """
     name = source or "image"
     data = np.asarray(array)

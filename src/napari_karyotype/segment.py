@@ -166,7 +166,7 @@ def segment(
         out[inside] = 0
         next_id = int(labels.max(initial=0)) + 1
     if refine:
-        objects = [(sl, _refine(img[sl], obj)) for sl, obj in objects]
+        objects = [(sl, _refine(img[sl], obj, level, level - t_fg)) for sl, obj in objects]
     # Number left to right within each row-shape (objects come shape by shape).
     for sl, obj in objects:
         target = out[sl]
@@ -358,8 +358,9 @@ def _side_by_side(core_lab: np.ndarray, ids) -> bool:
     return True
 
 
-def _refine(img: np.ndarray, obj: np.ndarray) -> np.ndarray:
-    """Polish one chromosome's outline with the parametric snake (``active_contour``)."""
+def _refine(img: np.ndarray, obj: np.ndarray, level: float, delta: float) -> np.ndarray:
+    """Polish one chromosome's outline with the parametric snake (``active_contour``) on the
+    image flattened below the background level (so the snake finds the outline, not bands)."""
     from skimage.draw import polygon as fill_polygon
     from skimage.filters import gaussian
     from skimage.measure import find_contours
@@ -377,7 +378,9 @@ def _refine(img: np.ndarray, obj: np.ndarray) -> np.ndarray:
     snake = max(contours, key=len) - 1
     step = max(len(snake) // 120, 1)
     snake = snake[::step]
-    smooth = gaussian(img[r0:r1, c0:c1], sigma=1.0, preserve_range=True)
+    floor = level - 3.0 * delta
+    flat = (np.clip(img[r0:r1, c0:c1], floor, level) - floor) / (level - floor)
+    smooth = gaussian(flat, sigma=1.0, preserve_range=True)
     snake = active_contour(
         smooth,
         snake,
@@ -386,7 +389,7 @@ def _refine(img: np.ndarray, obj: np.ndarray) -> np.ndarray:
         gamma=0.01,
         w_line=0.0,
         w_edge=1.0,
-        max_num_iter=60,
+        max_num_iter=30,
         boundary_condition="periodic",
     )
     out = np.zeros_like(obj)
