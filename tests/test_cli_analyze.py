@@ -1,0 +1,119 @@
+"""``napari-karyotype analyze`` and ``napari-karyotype demo``: exit codes, files, messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from napari_karyotype.cli import main
+from napari_karyotype.features import COLUMNS
+from test_features import shared_classifier
+
+
+@pytest.fixture(scope="module")
+def model(data_dir):
+    """Path of the classifier used (the bundled one where it is there)."""
+    return str(shared_classifier().path)
+
+
+@pytest.fixture(scope="module")
+def karyograms(cells, tmp_path_factory):
+    """Two karyograms composed from real cells, saved as PNG and TIFF, and their row shapes."""
+    import imageio.v3 as iio
+    import tifffile
+
+    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.shapes import write_shapes_csv
+
+    folder = tmp_path_factory.mktemp("karyograms")
+    a = compose_karyogram(cells["C171543.044"], seed=5)
+    b = compose_karyogram(cells["161923.054"], seed=6)
+    iio.imwrite(folder / "cell_a.png", a.image)
+    tifffile.imwrite(folder / "cell_b.tif", b.image)
+    write_shapes_csv(folder / "rows_a.csv", a.rows)
+    return folder
+
+
+def test_analyze_writes_every_output(karyograms, model, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["analyze", str(karyograms), "--out", str(out), "--model", model])
+    assert code == 0
+    for stem in ("cell_a", "cell_b"):
+        for suffix in ("_labels.tif", ".csv", "_karyogram.png"):
+            assert (out / f"{stem}{suffix}").is_file()
+        table = pd.read_csv(out / f"{stem}.csv")
+        assert tuple(table.columns) == COLUMNS and len(table) >= 40
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 2
+    assert {"file", "count", "iscn", "mean_confidence", "flags"} <= set(summary.columns)
+    assert summary["iscn"].str.match(r"^\d+,").all()
+    err = capsys.readouterr().err
+    assert "[1/2]" in err and "[2/2]" in err and "2 of 2 images analysed" in err
+
+
+def test_bad_file_is_skipped_with_exit_status_2(karyograms, model, tmp_path, capsys):
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    out = tmp_path / "out"
+    code = main(
+        ["analyze", str(bad), str(karyograms / "cell_a.png"), "--out", str(out), "--model", model,
+         "--no-assign"]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    skipped = [line for line in err.splitlines() if "broken.tif" in line and "skipped" in line]
+    assert len(skipped) == 1 and "Traceback" not in err
+    assert (out / "cell_a.csv").is_file() and not (out / "broken.csv").exists()
+    table = pd.read_csv(out / "cell_a.csv", dtype=str)
+    assert (table["assigned"] == table["chromosome"]).all()  # --no-assign
+    assert len(pd.read_csv(out / "summary.csv")) == 2
+
+
+def test_rows_from_a_shapes_csv(karyograms, model, tmp_path):
+    out = tmp_path / "out"
+    rows = karyograms / "rows_a.csv"
+    code = main(["analyze", str(karyograms / "cell_a.png"), "--out", str(out), "--rows", str(rows),
+                 "--model", model])  # fmt: skip
+    assert code == 0 and len(pd.read_csv(out / "cell_a.csv")) >= 40
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "nope.keras"], "nope.keras: model file not found"),
+        (["--rows", "nope.csv"], "nope.csv: no such file"),
+    ],
+)
+def test_bad_options_are_one_line_errors(karyograms, tmp_path, capsys, extra, message):
+    code = main(["analyze", str(karyograms / "cell_a.png"), "--out", str(tmp_path), *extra])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_empty_folder_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["analyze", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "no karyogram images" in capsys.readouterr().err
+
+
+def test_demo_runs_headless_without_a_display(model, tmp_path):
+    """The README's first command: with no display it runs the pipeline and reports."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "napari_karyotype.cli", "demo", "--out", str(out)]
+    from napari_karyotype.classifier import bundled_model_path
+
+    if not bundled_model_path().is_file():
+        cmd += ["--model", model]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "running headless" in proc.stderr
+    report = proc.stdout
+    assert "karyotype:" in report and "accuracy:" in report and str(out) in report
+    for name in ("sample.png", "sample_labels.tif", "sample.csv", "sample_karyogram.png"):
+        assert (out / name).is_file()
