@@ -104,7 +104,9 @@ def read_karyogram(path: str | Path) -> Karyogram:
 
 
 def _to_grey(data: np.ndarray, name: str) -> np.ndarray:
-    """A 2-D float64 grey image of a 2-D, RGB(A)-last or RGB(A)-first array."""
+    """A 2-D float64 grey image of a 2-D or RGB(A)-last array (single leading planes dropped)."""
+    while data.ndim > 2 and data.shape[0] == 1:
+        data = data[0]
     if data.ndim == 3 and data.shape[-1] in (3, 4) and data.shape[0] > 4:
         rgb = data[..., :3].astype(np.float64)
         grey = rgb @ np.array([0.2125, 0.7154, 0.0721])
@@ -116,8 +118,6 @@ def _to_grey(data: np.ndarray, name: str) -> np.ndarray:
             white = _white_level(data)
             grey = grey * a + white * (1 - a)
         return grey
-    if data.ndim == 3 and data.shape[0] == 1:
-        return data[0].astype(np.float64)
     if data.ndim == 3 and data.shape[-1] == 1:
         return data[..., 0].astype(np.float64)
     if data.ndim != 2:

@@ -1,0 +1,70 @@
+"""Row proposal on composed karyograms (real crops, known rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_karyotype.compose import compose_karyogram
+from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.io import as_karyogram
+from napari_karyotype.rows import propose_rows
+
+pytestmark = pytest.mark.data
+
+VARIANTS = [
+    {},
+    {"frame": True},
+    {"gap": (0, 1), "light_on_dark": True},
+    {"scale": 0.5, "frame": True},
+    {"scale": 1.4},
+]
+
+
+@pytest.fixture(scope="module")
+def some_cells(cells):
+    ids = sorted(cells)
+    return [cells[i] for i in ids[:: max(len(ids) // 3, 1)][:3]]
+
+
+def _box(v):
+    r0, c0 = np.floor(v.min(axis=0)).astype(int)
+    r1, c1 = np.ceil(v.max(axis=0)).astype(int)
+    return r0, r1, c0, c1
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(v) or "plain")
+def test_rows_enclose_their_chromosomes_and_not_the_numbers(some_cells, variant):
+    for cell in some_cells:
+        k = compose_karyogram(cell, seed=2, **variant)
+        image = as_karyogram(k.image).image
+        rows = propose_rows(image)
+        assert len(rows) == len(k.rows) == 4
+        text = (image < 0.5) & (k.labels == 0)  # numbers and frame lines
+        covered = np.zeros(k.labels.shape, bool)
+        for (kind, v), (_, truth) in zip(rows, k.rows, strict=True):
+            assert kind == "rectangle" and v.shape == (4, 2)
+            r0, r1, c0, c1 = _box(v)
+            t0, t1, u0, u1 = _box(truth)
+            # Close to the true row box (which is the chromosomes' box plus 3 px).
+            assert abs(r0 - t0) <= 4 and abs(r1 - t1) <= 4
+            assert abs(c0 - u0) <= 4 and abs(c1 - u1) <= 4
+            covered[r0 : r1 + 1, c0 : c1 + 1] = True
+            # No printed ink inside the rectangle (frame underlines may sit in the margin).
+            assert text[r0 : r1 + 1, c0 : c1 + 1].sum() <= 2 * (c1 - c0)
+        # Every chromosome pixel lies in a proposed row.
+        assert covered[k.labels > 0].all()
+
+
+def test_numbers_never_inside_rows(some_cells):
+    k = compose_karyogram(some_cells[0], frame=False, numbers=True)
+    rows = propose_rows(as_karyogram(k.image).image)
+    digits = (k.image < 128) & (k.labels == 0)
+    for _, v in rows:
+        r0, r1, c0, c1 = _box(v)
+        assert not digits[r0 : r1 + 1, c0 : c1 + 1].any()
+
+
+def test_blank_image_is_refused():
+    with pytest.raises(KaryotypeError):
+        propose_rows(np.ones((100, 100), np.float32))
