@@ -87,12 +87,24 @@ def skeleton_length(mask: np.ndarray) -> float:
     return float(d1.max())
 
 
-def label_geometry(labels: np.ndarray, ids=None) -> pd.DataFrame:
-    """``label, area, length, centroid`` of each label (of ``ids``, default all non-zero ids)."""
+def label_geometry(labels: np.ndarray, ids=None, known: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``label, area, length, centroid`` of each label (of ``ids``, default all non-zero ids).
+
+    ``known``: an earlier table with these columns; a label whose area and centroid are unchanged
+    keeps its length (the skeleton is the costly part).
+    """
     labels = _check_labels(labels)
     if ids is None:
         ids = label_ids(labels)
     ids = [int(i) for i in ids]
+    reuse = {}
+    if known is not None and len(known):
+        reuse = {
+            int(lab): (int(area), str(cen), float(length))
+            for lab, area, cen, length in zip(
+                known["label"], known["area"], known["centroid"], known["length"], strict=True
+            )
+        }
     slices = ndi.find_objects(labels)
     out = []
     for lab in ids:
@@ -103,7 +115,13 @@ def label_geometry(labels: np.ndarray, ids=None) -> pd.DataFrame:
         mask = labels[sl] == lab
         rr, cc = np.nonzero(mask)
         centroid = f"{rr.mean() + sl[0].start:.1f},{cc.mean() + sl[1].start:.1f}"
-        out.append((lab, int(mask.sum()), round(skeleton_length(mask), 1), centroid))
+        area = int(len(rr))
+        old = reuse.get(lab)
+        if old is not None and old[0] == area and old[1] == centroid:
+            length = old[2]
+        else:
+            length = round(skeleton_length(mask), 1)
+        out.append((lab, area, length, centroid))
     return pd.DataFrame(out, columns=["label", "area", "length", "centroid"])
 
 
@@ -440,31 +458,29 @@ def sync_features(
     df = check_features(features)
     labels = _check_labels(labels)
     ids = label_ids(labels)
-    by_label = {int(r.label): r for r in df.itertuples(index=False)}
-    geometry = label_geometry(labels, ids)
-    out = empty_features(len(ids))
-    out["label"] = ids
-    for col in ("area", "length", "centroid"):
-        out[col] = geometry[col].to_numpy()
     class_cols = ["chromosome", "confidence", "second", "second_confidence", "assigned", "verified"]
-    for i, lab in enumerate(ids):
-        row = by_label.get(int(lab))
-        if row is not None:
-            for col in class_cols:
-                out.loc[i, col] = getattr(row, col)
+    rows = {int(r["label"]): r for r in df.to_dict("records")}
     if previous_labels is not None:
         prev = _check_labels(previous_labels)
         if prev.shape == labels.shape:
-            verified = {int(r.label): r for r in df.itertuples(index=False) if r.verified}
-            gone = [lab for lab in verified if lab not in set(ids.tolist())]
-            for lab in gone:
+            present = set(ids.tolist())
+            for lab, row in list(rows.items()):
+                if lab in present or not row["verified"]:
+                    continue
                 taken = labels[prev == lab]
-                taken = taken[taken > 0]
-                if taken.size * 2 < (prev == lab).sum():
+                if (taken > 0).sum() * 2 < taken.size:
                     continue  # deleted rather than merged
-                heir = int(np.bincount(taken).argmax())
-                i = int(np.nonzero(ids == heir)[0][0])
-                if not out.loc[i, "verified"]:
-                    for col in class_cols:
-                        out.loc[i, col] = getattr(verified[lab], col)
-    return _typed(out)
+                heir = int(np.bincount(taken[taken > 0]).argmax())
+                if not (heir in rows and rows[heir]["verified"]):
+                    rows[heir] = {**row, "label": heir}  # the merged label keeps the class
+    out = empty_features(len(ids)).to_dict("list")
+    geometry = label_geometry(labels, ids, known=df)
+    out["label"] = ids.tolist()
+    for col in ("area", "length", "centroid"):
+        out[col] = geometry[col].tolist()
+    for i, lab in enumerate(ids.tolist()):
+        row = rows.get(lab)
+        if row is not None:
+            for col in class_cols:
+                out[col][i] = row[col]
+    return _typed(pd.DataFrame(out))
