@@ -117,3 +117,14 @@ def test_demo_runs_headless_without_a_display(model, tmp_path):
     assert "karyotype:" in report and "accuracy:" in report and str(out) in report
     for name in ("sample.png", "sample_labels.tif", "sample.csv", "sample_karyogram.png"):
         assert (out / name).is_file()
+
+
+def test_no_display_means_headless(monkeypatch):
+    from napari_karyotype._cli import demo
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert "no display" in demo.display_problem()
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert demo.display_problem() is None  # napari and qtpy are installed here

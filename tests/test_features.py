@@ -37,6 +37,8 @@ def shared_classifier():
 
     if bundled_model_path().is_file():
         return load_classifier()
+    import atexit
+    import shutil
     import tempfile
 
     from napari_karyotype.dataset import group_by_cell, load_chromosomes, shared_data_dir
@@ -45,6 +47,7 @@ def shared_classifier():
     cells = group_by_cell(load_chromosomes([shared_data_dir()]))
     chosen = [c for cell in CELLS for c in cells[cell]]
     out = tempfile.mkdtemp(prefix="nk-test-model-")
+    atexit.register(shutil.rmtree, out, True)
     train(chosen, f"{out}/small.keras", epochs=2, val_cases=[], seed=0, log=lambda _: None)
     return load_classifier(f"{out}/small.keras")
 

@@ -84,3 +84,34 @@ def test_model_stats_read_the_side_car():
     assert half["class_median_axis"]["1"] == pytest.approx(
         DATASET_STATS["class_median_axis"]["1"] / 2, abs=0.01
     )
+
+
+def test_accuracy_holds_at_other_magnifications(cells):
+    """Cells composed at 0.6x and 1.5x, classified on their true labels with the estimated
+    scale, are about as accurate as at 1x; at the training scale (1.0) they are not.
+
+    The bundled model was trained on all shared cells, these included: it is the scale
+    estimate that is tested, not the classifier.
+    """
+    from napari_karyotype.classifier import bundled_model_path, load_classifier
+    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.features import classify_cell
+
+    if not bundled_model_path().is_file():
+        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
+    clf = load_classifier()
+
+    def accuracy(c, scale):
+        table, summary = classify_cell(c.image, c.labels, clf, scale=scale)
+        truth = [c.classes[int(lab)] for lab in table["label"]]
+        return float(np.mean(table["assigned"].to_numpy() == np.array(truth))), summary.scale
+
+    for i, cell in enumerate(CELLS[:2]):
+        base, _ = accuracy(compose_karyogram(cells[cell], seed=i), None)
+        for s in (0.6, 1.5):
+            c = compose_karyogram(cells[cell], seed=i, scale=s)
+            got, used = accuracy(c, None)
+            assert used == pytest.approx(estimate_scale(c.labels, DATASET_STATS), rel=0.1)
+            assert got >= base - 0.05, (cell, s, got, base)
+            naive, _ = accuracy(c, 1.0)
+            assert naive < got - 0.2, (cell, s, naive, got)
