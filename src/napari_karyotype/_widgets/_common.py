@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info
@@ -116,7 +120,68 @@ def first_layer(viewer, kind: str, prefer: str | None = None):
     return layers[-1] if layers else None
 
 
+class Outcome(NamedTuple):
+    """What a worker's function gave: its value, or the exception it raised."""
+
+    value: object
+    error: Exception | None
+
+
+def catching(func: Callable) -> Callable[[], Outcome]:
+    """Wrap a worker's function so that it returns its exception instead of raising it.
+
+    napari's workers turn a raised exception into a traceback notification of their own; the
+    widgets show their one-line message instead.
+    """
+
+    @functools.wraps(func)
+    def run() -> Outcome:
+        try:
+            return Outcome(func(), None)
+        except Exception as err:  # noqa: BLE001 - handed to the GUI thread as a value
+            return Outcome(None, err)
+
+    return run
+
+
 class Relay(QObject):
     """Carries values from a worker thread to the GUI thread (queued Qt signal)."""
 
     value = Signal(object)
+
+
+_TF_LOCK = threading.Lock()
+
+
+def llvm_loaded() -> bool:
+    """Whether a shared libLLVM is mapped into this process (Mesa's OpenGL drivers load one)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("libLLVM" in line for line in maps)
+    except OSError:
+        return False
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow so that it does not clash with the LLVM of Mesa's OpenGL driver.
+
+    napari's canvas on Mesa (llvmpipe, radeonsi…) loads libLLVM; TensorFlow bundles its own
+    LLVM. Imported plainly after the canvas exists, TensorFlow binds to Mesa's copy and crashes
+    (segmentation fault). ``RTLD_DEEPBIND`` makes TensorFlow's libraries use their own symbols.
+    Only done when a libLLVM is already loaded; a no-op once TensorFlow is imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    with _TF_LOCK:
+        if "tensorflow" in sys.modules:
+            return
+        deepbind = getattr(os, "RTLD_DEEPBIND", 0)
+        if not deepbind or not llvm_loaded():
+            import tensorflow  # noqa: F401
+            return
+        old = sys.getdlopenflags()
+        sys.setdlopenflags(old | deepbind)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.setdlopenflags(old)

@@ -30,7 +30,9 @@ from napari_karyotype._widgets._base import ViewerWidget
 from napari_karyotype._widgets._common import (
     LABELS_LAYER,
     Relay,
+    catching,
     guarded,
+    import_tensorflow,
     info,
     layer_image,
     layer_labels,
@@ -190,6 +192,7 @@ class ClassifyWidget(ViewerWidget):
     def _slots(self):
         return [
             ("paint", self._schedule_refresh),
+            ("labels_update", self._schedule_refresh),
             ("data", self._on_data),
             ("selected_label", self._on_selected_label),
         ]
@@ -241,6 +244,7 @@ class ClassifyWidget(ViewerWidget):
             self._relay.value.emit((int(done), int(total), str(what)))
 
         def work():
+            import_tensorflow()
             return classify_cell(
                 image,
                 labels,
@@ -251,8 +255,14 @@ class ClassifyWidget(ViewerWidget):
                 progress=progress,
             )
 
-        worker = create_worker(work, _start_thread=False)
-        worker.returned.connect(lambda result: self._on_classified(result, layer, labels))
+        def on_outcome(outcome):
+            if outcome.error is not None:
+                self._on_error(outcome.error)
+            else:
+                self._on_classified(outcome.value, layer, labels)
+
+        worker = create_worker(catching(work), _start_thread=False)
+        worker.returned.connect(on_outcome)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
         self.worker = worker

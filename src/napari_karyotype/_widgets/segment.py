@@ -25,6 +25,7 @@ from napari_karyotype._widgets._common import (
     PREVIEW_LAYER,
     ROWS_LAYER,
     Relay,
+    catching,
     find_layer,
     guarded,
     info,
@@ -197,8 +198,8 @@ class SegmentWidget(ViewerWidget):
                 **params,
             )
 
-        worker = create_worker(work, _start_thread=False)
-        worker.returned.connect(self._on_done)
+        worker = create_worker(catching(work), _start_thread=False)
+        worker.returned.connect(self._on_outcome)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
         self.worker = worker
@@ -214,8 +215,9 @@ class SegmentWidget(ViewerWidget):
     def cancel(self, _=None):
         """Ask the running segmentation to stop; the layers stay as they were."""
         if self.worker is not None:
+            # segment.segment polls should_stop and raises SegmentationCancelled; the worker is not
+            # quit(), as a quit worker never reports back.
             self._stop.set()
-            self.worker.quit()
             self.status.value = "cancelling…"
 
     # -------------------------------------------------------------------------------- results
@@ -248,6 +250,12 @@ class SegmentWidget(ViewerWidget):
         layer = find_layer(self.viewer, PREVIEW_LAYER, "Labels")
         if layer is not None:
             self.viewer.layers.remove(layer)
+
+    def _on_outcome(self, outcome):
+        if outcome.error is not None:
+            self._on_error(outcome.error)
+        else:
+            self._on_done(outcome.value)
 
     def _on_done(self, labels):
         if self._stop.is_set():

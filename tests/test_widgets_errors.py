@@ -1,0 +1,173 @@
+"""Bad input in the widgets: a one-line notification, and the user's layers stay as they were."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import test_widgets_helpers as helpers
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clean_exit(request):
+    helpers.exit_cleanly_after(request.session)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """The notifications the widgets show during one test."""
+    return helpers.capture_notifications(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from napari_karyotype.synthetic import synthetic_karyogram
+
+    return synthetic_karyogram(seed=1)
+
+
+def _one_error(notes, *words):
+    assert len(notes.errors) == 1, notes.errors
+    message = notes.errors[0]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word in message, message
+    notes.errors.clear()
+    return message
+
+
+def test_no_image_layer(make_napari_viewer, notes, tmp_path):
+    from napari_karyotype._widgets import ClassifyWidget, ExportWidget, RowsWidget, SegmentWidget
+
+    viewer = make_napari_viewer()
+    assert RowsWidget(viewer).run() is None
+    _one_error(notes, "image layer")
+    assert SegmentWidget(viewer).run() is None
+    _one_error(notes, "image layer")
+    assert ClassifyWidget(viewer).run() is None
+    _one_error(notes, "image layer")
+    assert ExportWidget(viewer).export_table(tmp_path / "t.csv") is None
+    _one_error(notes, "labels layer")
+    assert len(viewer.layers) == 0
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_line_shape_and_no_shapes(make_napari_viewer, notes, sample):
+    from napari_karyotype._widgets import SegmentWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    rows = viewer.add_shapes(
+        [np.array([[10.0, 10.0], [200.0, 600.0]])], shape_type="line", name="rows"
+    )
+    widget = SegmentWidget(viewer)
+    assert widget.rows.value is rows
+    before = helpers.layer_state(viewer)
+    assert widget.run() is None
+    _one_error(notes, "line")
+    rows.data = []
+    assert widget.run() is None
+    _one_error(notes, "no shapes")
+    assert [layer.name for layer in viewer.layers] == ["cell", "rows"]
+    assert helpers.layer_state(viewer)[0] == before[0]
+
+
+def test_segmentation_cancel_keeps_layers(make_napari_viewer, qtbot, notes, sample):
+    from napari_karyotype._widgets import SegmentWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    viewer.add_shapes(
+        [v for _, v in sample.rows], shape_type=[t for t, _ in sample.rows], name="rows"
+    )
+    existing = viewer.add_labels(sample.labels.copy(), name="chromosomes")
+    existing.features = {"index": [1], "note": ["mine"]}
+    before = helpers.layer_state(viewer)
+    widget = SegmentWidget(viewer)
+    assert widget.run() is not None
+    widget.cancel()
+    helpers.wait_worker(qtbot, widget)
+    assert notes.errors == []
+    assert any("cancelled" in m for m in notes.infos)
+    assert helpers.layer_state(viewer) == before
+
+
+def test_empty_and_mismatched_labels(make_napari_viewer, notes, sample):
+    from napari_karyotype._widgets import ClassifyWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    viewer.add_labels(np.zeros(sample.image.shape, np.int32), name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    before = helpers.layer_state(viewer)
+    assert widget.run() is None
+    _one_error(notes, "no labels", "segment first")
+    viewer.layers["chromosomes"].data = np.ones((10, 10), np.int32)
+    before = helpers.layer_state(viewer)
+    assert widget.run() is None
+    _one_error(notes, "labels layer", "width x height")
+    assert helpers.layer_state(viewer) == before
+
+
+def test_corrupt_or_missing_model(make_napari_viewer, qtbot, notes, sample, tmp_path):
+    from napari_karyotype._widgets import ClassifyWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    viewer.add_labels(sample.labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    before = helpers.layer_state(viewer)
+
+    widget.model.value = tmp_path / "absent.keras"
+    assert widget.run() is None
+    _one_error(notes, "absent.keras", "not found")
+
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"this is not a keras model")
+    widget.model.value = bad
+    assert widget.run() is not None
+    helpers.wait_worker(qtbot, widget)
+    _one_error(notes, "broken.keras")
+    assert helpers.layer_state(viewer) == before
+    assert "classes" not in viewer.layers
+
+
+def test_review_needs_a_classified_chromosome(make_napari_viewer, notes, sample):
+    from napari_karyotype._widgets import ClassifyWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    layer = viewer.add_labels(sample.labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    before = helpers.layer_state(viewer)
+    assert widget.set_class("7", label=1) is None
+    _one_error(notes, "not classified yet")
+    assert widget.undo() is None
+    _one_error(notes, "nothing to undo")
+    assert helpers.layer_state(viewer) == before
+    assert layer.selected_label >= 0
+
+
+def test_export_errors_leave_layers(make_napari_viewer, notes, sample, tmp_path):
+    from napari_karyotype._widgets import ExportWidget
+    from napari_karyotype._widgets.display import store_table
+    from napari_karyotype.features import empty_features, sync_features
+
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    layer = viewer.add_labels(sample.labels, name="chromosomes")
+    widget = ExportWidget(viewer)
+    assert widget.export_crops(tmp_path / "crops", cell="x.1") is None
+    _one_error(notes, "not classified yet")
+    # a table whose chromosomes have no class yet: nothing to export as training data
+    store_table(layer, sync_features(empty_features(0), sample.labels))
+    before = helpers.layer_state(viewer)
+    assert widget.export_crops(tmp_path / "crops", cell="x.1") is None
+    _one_error(notes, "no classified chromosomes")
+    assert widget.export_crops(tmp_path / "crops", cell="bad/name") is None
+    _one_error(notes, "cell id")
+    assert widget.export_table(tmp_path / "missing-folder" / "t.csv") is None
+    _one_error(notes)
+    assert helpers.layer_state(viewer) == before

@@ -1,0 +1,246 @@
+"""The whole plugin flow in a real viewer, on the synthetic sample.
+
+open demo -> rows -> segment -> classify -> relabel (undo) -> merge / delete -> export -> read back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import test_widgets_helpers as helpers
+from napari_karyotype import CLASSES
+from napari_karyotype.features import COLUMNS, summarize
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clean_exit(request):
+    helpers.exit_cleanly_after(request.session)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """The notifications the widgets show during one test."""
+    return helpers.capture_notifications(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A saved tiny model file: the user's own model in the Classify widget."""
+    return helpers.save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+def _table(layer) -> pd.DataFrame:
+    return layer.features.drop(columns=["index"])
+
+
+def _row(layer, label: int):
+    df = _table(layer)
+    return df[df["label"] == label].iloc[0]
+
+
+def _texts(viewer) -> dict[int, str]:
+    points = viewer.layers["classes"]
+    strings = points.text.values
+    return dict(zip(points.features["label"].astype(int), strings, strict=True))
+
+
+def _color_of(layer, label: int) -> np.ndarray:
+    return np.asarray(layer.colormap.map(np.array([label])))[0]
+
+
+def _centre(labels: np.ndarray, label: int) -> tuple[float, float]:
+    rr, cc = np.nonzero(labels == label)
+    i = int(np.argmin((rr - rr.mean()) ** 2 + (cc - cc.mean()) ** 2))
+    return float(rr[i]), float(cc[i])
+
+
+def test_demo_rows_segment_classify_review_export(
+    make_napari_viewer, qtbot, tmp_path, notes, tiny_model
+):
+    from napari_karyotype._widgets import open_demo
+    from napari_karyotype._widgets.display import class_colors
+    from napari_karyotype.dataset import load_chromosomes
+    from napari_karyotype.export import read_table_csv
+
+    viewer = make_napari_viewer()
+
+    # --- open the demo: sample image, proposed rows, four docked widgets
+    widgets = open_demo(viewer)
+    assert set(widgets) == {"rows", "segment", "classify", "export"}
+    assert len(viewer.window.dock_widgets) >= 4
+    image = viewer.layers["synthetic karyogram"]
+    rows = viewer.layers["rows"]
+    assert len(rows.data) == 4  # the synthetic karyogram has 4 rows
+    assert set(rows.shape_type) == {"rectangle"}
+    truth = np.asarray(viewer.layers["truth"].data)
+
+    # --- segment all rows, watching the contour preview while it runs
+    seg = widgets["segment"]
+    seen = []
+    seg._relay.value.connect(lambda v: seen.append(v[2] is not None))
+    rows.selected_data = set()
+    assert seg.run() is not None
+    helpers.wait_worker(qtbot, seg)
+    labels_layer = viewer.layers["chromosomes"]
+    labels = np.asarray(labels_layer.data).copy()
+    ids = np.unique(labels[labels > 0])
+    assert len(ids) == 46
+    assert any(seen), "no evolving contour was shown"
+    assert "contours (running)" not in viewer.layers  # the preview goes when done
+    # each true chromosome is found, by a label of its own
+    majority = []
+    for t in np.unique(truth[truth > 0]):
+        got = labels[truth == t]
+        assert (got > 0).any()
+        majority.append(int(np.bincount(got[got > 0]).argmax()))
+    assert len(set(majority)) == 46
+
+    # --- re-segment only the first row (one selected shape): other labels keep ids and pixels
+    rows.selected_data = {0}
+    row0 = np.zeros(labels.shape, bool)
+    (r0, c0), (r1, c1) = rows.data[0].min(axis=0), rows.data[0].max(axis=0)
+    row0[int(np.floor(r0)) : int(np.ceil(r1)) + 1, int(np.floor(c0)) : int(np.ceil(c1)) + 1] = True
+    seg.iterations.value = 30
+    seg.run()
+    helpers.wait_worker(qtbot, seg)
+    again = np.asarray(labels_layer.data)
+    assert np.array_equal(again[~row0], labels[~row0])
+    assert len(np.unique(again[again > 0])) == 46
+    rows.selected_data = set()
+    labels = again.copy()
+
+    # --- classify with a model file the user picks
+    cls = widgets["classify"]
+    assert cls.labels_picker.value is labels_layer
+    assert cls.assign.value is True  # per-cell assignment on by default
+    cls.model.value = tiny_model
+    assert cls.run() is not None
+    helpers.wait_worker(qtbot, cls)
+    table = _table(labels_layer)
+    assert list(table.columns) == list(COLUMNS)
+    assert sorted(table["label"]) == sorted(np.unique(labels[labels > 0]))
+    assert set(table["assigned"]) <= set(CLASSES)
+    assert not table["verified"].any()
+    assert "46 chromosomes" in cls.summary.value
+    assert summarize(table).iscn in cls.summary.value
+    assert cls.scale.value > 0  # the estimated scale is shown
+
+    # status bar: hovering a chromosome shows its class and confidence
+    lab = int(table["label"].iloc[0])
+    status = labels_layer.get_status(_centre(labels, lab), world=True)["coordinates"]
+    assert f"assigned: {_row(labels_layer, lab).assigned}" in status
+    assert "confidence: " in status
+
+    # class text at each chromosome, colours by class, low confidence flagged
+    texts = _texts(viewer)
+    assert set(texts) == set(table["label"])
+    row = _row(labels_layer, lab)
+    assert texts[lab].startswith(f"{row.assigned} · {row.confidence:.2f}")
+    colors = class_colors()
+    assert np.allclose(_color_of(labels_layer, lab), colors[row.assigned])
+    cls.threshold.value = 1.0  # everything below 1.0 is flagged
+    points = viewer.layers["classes"]
+    assert all(t.endswith("?") for t in _texts(viewer).values())
+    assert np.allclose(points.border_color[0], [1, 0, 0, 1])
+    cls.threshold.value = 0.0
+    assert not any(t.endswith("?") for t in _texts(viewer).values())
+
+    # --- relabel one chromosome: pick it, choose a class, Set
+    new_class = "21" if row.assigned != "21" else "22"
+    before, texts_before = _table(labels_layer), _texts(viewer)
+    labels_layer.selected_label = lab
+    assert cls.selected.value.startswith(f"label {lab}: ")
+    cls.cls.value = new_class
+    cls.set_button.clicked.emit()
+    row = _row(labels_layer, lab)
+    assert row.assigned == new_class and row.verified
+    assert _texts(viewer)[lab] == f"{new_class} ✓"
+    assert np.allclose(_color_of(labels_layer, lab), colors[new_class])
+    assert cls.summary.value.splitlines()[0] == (
+        f"46 chromosomes · {summarize(_table(labels_layer)).iscn}"
+    )
+    table_row = [i for i in range(cls.table.rowCount()) if cls.table.item(i, 0).text() == str(lab)][
+        0
+    ]
+    assert cls.table.item(table_row, 1).text() == new_class
+    assert cls.table.item(table_row, 4).text() == "yes"
+
+    # undo restores the previous table
+    cls.undo()
+    pd.testing.assert_frame_equal(_table(labels_layer), before)
+    assert not _row(labels_layer, lab).verified
+    assert _texts(viewer) == texts_before
+
+    # keyboard: Alt-1 Alt-5 -> class 15, Alt-X -> X (the keys bound on the labels layer)
+    keymap = labels_layer.keymap
+    assert any("Alt" in str(k) for k in keymap)
+    cls.type_class("1")
+    assert _row(labels_layer, lab).assigned == before[before["label"] == lab].iloc[0].assigned
+    cls.type_class("5")
+    assert _row(labels_layer, lab).assigned == "15"
+    cls.type_class("x")
+    assert _row(labels_layer, lab).assigned == "X" and _row(labels_layer, lab).verified
+
+    # a table row selects its chromosome in the viewer
+    other = int(table["label"].iloc[1])
+    other_row = [
+        i for i in range(cls.table.rowCount()) if cls.table.item(i, 0).text() == str(other)
+    ][0]
+    cls.table.selectRow(other_row)
+    assert labels_layer.selected_label == other
+
+    # --- re-running classification never overwrites a verified label
+    cls.run()
+    helpers.wait_worker(qtbot, cls)
+    assert _row(labels_layer, lab).assigned == "X" and _row(labels_layer, lab).verified
+
+    # --- merge a verified label into another with napari's own tools, delete a third: refresh
+    ids = sorted(_table(labels_layer)["label"])
+    keep, gone = [i for i in ids if i != lab][:2]
+    labels_layer.data_setitem(np.nonzero(np.asarray(labels_layer.data) == lab), keep)
+    labels_layer.data_setitem(np.nonzero(np.asarray(labels_layer.data) == gone), 0)
+    qtbot.waitUntil(lambda: len(_table(labels_layer)) == 44, timeout=10_000)  # automatic
+    cls.refresh()
+    table = _table(labels_layer)
+    current = np.asarray(labels_layer.data)
+    assert sorted(table["label"]) == sorted(np.unique(current[current > 0]))
+    assert lab not in set(table["label"]) and gone not in set(table["label"])
+    merged = _row(labels_layer, keep)
+    assert merged.assigned == "X" and merged.verified  # the merged class is not lost
+    assert merged.area == int((current == keep).sum())
+    assert set(_texts(viewer)) == set(table["label"])
+    assert cls.summary.value.startswith("44 chromosomes")
+    assert cls.table.rowCount() == 44
+
+    # --- export: table CSV (widget and npe2 writer), crops, karyogram
+    exp = widgets["export"]
+    assert exp.labels_picker.value is labels_layer
+    written = exp.export_table(tmp_path / "table.csv")
+    back = read_table_csv(written)
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)
+    from napari.plugins.io import save_layers
+
+    paths = save_layers(str(tmp_path / "writer.csv"), [labels_layer], plugin="napari-karyotype")
+    assert paths and pd.read_csv(paths[0])["label"].tolist() == table["label"].tolist()
+
+    crops = exp.export_crops(tmp_path / "crops", cell="demo.001")
+    assert len(crops) == 44
+    chromosomes = load_chromosomes([tmp_path / "crops"])
+    assert len(chromosomes) == 44
+    assert {c.cell for c in chromosomes} == {"demo.001"}
+    want = table["assigned"].value_counts().to_dict()
+    got = pd.Series([c.cls for c in chromosomes]).value_counts().to_dict()
+    assert got == want
+    assert all(c.image.shape == (220, 100) and c.image.min() < 128 for c in chromosomes)
+
+    arranged = exp.export_karyogram(tmp_path / "karyogram.png")
+    assert viewer.layers["karyogram"].data.shape == arranged.shape
+    import imageio.v3 as iio
+
+    assert np.array_equal(iio.imread(tmp_path / "karyogram.png"), arranged)
+    assert image in viewer.layers and labels_layer in viewer.layers
+    assert notes.errors == []
