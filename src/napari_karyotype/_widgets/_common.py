@@ -178,6 +178,7 @@ def import_tensorflow() -> None:
         deepbind = getattr(os, "RTLD_DEEPBIND", 0)
         if not deepbind or not llvm_loaded():
             import tensorflow  # noqa: F401
+
             return
         old = sys.getdlopenflags()
         sys.setdlopenflags(old | deepbind)

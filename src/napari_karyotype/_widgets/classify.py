@@ -23,7 +23,7 @@ from magicgui.widgets import (
 )
 from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
-from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
+from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from napari_karyotype import CLASSES
 from napari_karyotype._widgets._base import ViewerWidget
@@ -130,6 +130,7 @@ class ClassifyWidget(ViewerWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(180)
         self.native.layout().addWidget(self.table)
         self.native.setToolTip(

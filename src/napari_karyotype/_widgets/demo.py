@@ -7,11 +7,12 @@ SAMPLE_KEY = "synthetic"
 """The key of the synthetic karyogram sample in ``napari.yaml``."""
 
 
-def open_demo(viewer, *, sample: str = SAMPLE_KEY) -> dict:
+def open_demo(viewer, *, sample: str = SAMPLE_KEY, model=None) -> dict:
     """Add the synthetic sample (with proposed rows) to ``viewer`` and dock the widgets.
 
     Returns ``{"rows": RowsWidget, "segment": SegmentWidget, "classify": ClassifyWidget,
     "export": ExportWidget}``. Nothing is segmented or classified: the user runs each step.
+    ``model``: a model file for the Classify widget (default: the bundled model).
     """
     from napari_karyotype._widgets.classify import ClassifyWidget
     from napari_karyotype._widgets.export import ExportWidget
@@ -28,8 +29,14 @@ def open_demo(viewer, *, sample: str = SAMPLE_KEY) -> dict:
         "export": ExportWidget(viewer),
     }
     titles = {"rows": "Rows", "segment": "Segment", "classify": "Classify", "export": "Export"}
+    docks = {}
     for key, widget in widgets.items():
         widget.image.value = image
-        viewer.window.add_dock_widget(widget, name=titles[key], area="right", tabify=key != "rows")
+        docks[key] = viewer.window.add_dock_widget(
+            widget, name=titles[key], area="right", tabify=key != "rows"
+        )
+    docks["segment"].raise_()  # rows are proposed below: segmenting is the next step
+    if model is not None:
+        widgets["classify"].model.value = str(model)
     widgets["rows"].run()
     return widgets

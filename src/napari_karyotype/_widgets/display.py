@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage as ndi
 
 from napari_karyotype import CLASSES
 from napari_karyotype._widgets._common import CLASSES_LAYER, find_layer
 from napari_karyotype.features import COLUMNS, LOW_CONFIDENCE, check_features
 
 UNCLASSIFIED_COLOR = (0.6, 0.6, 0.6, 1.0)
-TEXT_COLORS = {"ok": "#1f3fbf", "low": "#ff0000", "verified": "#008000", "none": "#808080"}
-TEXT_BELOW_PX = 8
+FLAG_RING_PX = 40
+"""Diameter (image px) of the red ring around the class text of a low-confidence chromosome."""
+TEXT_COLORS = {"ok": "#000080", "low": "#ff0000", "verified": "#006400", "none": "#404040"}
 
 
 def class_colors() -> dict[str, tuple]:
@@ -65,37 +65,35 @@ def labels_colormap(table: pd.DataFrame | None):
 
 
 def text_of(row, threshold: float) -> tuple[str, str]:
-    """``(text, state)`` shown at a chromosome, e.g. ``("7 · 0.97", "ok")``."""
+    """``(text, state)`` shown on a chromosome: class over confidence, e.g. ``("7\n0.97", "ok")``.
+
+    Below ``threshold`` the class gets a ``?`` and the state is ``low`` (red); a verified class
+    reads ``7 ✓`` (the user's word, no confidence); unclassified is ``?``.
+    """
     cls = class_of(row)
     if not cls:
         return "?", "none"
-    conf = float(row.confidence)
-    conf_text = f"{conf:.2f}" if np.isfinite(conf) else "–"
     if row.verified:
         return f"{cls} ✓", "verified"
-    state = "low" if np.isfinite(conf) and conf < threshold else "ok"
-    return f"{cls} · {conf_text}" + (" ?" if state == "low" else ""), state
+    conf = float(row.confidence)
+    if not np.isfinite(conf):
+        return cls, "ok"
+    state = "low" if conf < threshold else "ok"
+    return f"{cls}{'?' if state == 'low' else ''}\n{conf:.2f}", state
 
 
-def text_positions(labels: np.ndarray, table: pd.DataFrame) -> np.ndarray:
-    """(n, 2) (row, col) under each chromosome of the table: below its box, at its centre column."""
-    slices = ndi.find_objects(np.asarray(labels))
+def text_positions(table: pd.DataFrame) -> np.ndarray:
+    """(n, 2) (row, col) of each chromosome's centroid (the table's ``centroid`` column)."""
     out = np.zeros((len(table), 2), float)
-    for i, row in enumerate(table.itertuples(index=False)):
-        lab = int(row.label)
-        sl = slices[lab - 1] if 0 < lab <= len(slices) else None
-        if sl is None:
-            r, c = (float(v) for v in str(row.centroid or "0,0").split(","))
-            out[i] = (r, c)
-            continue
-        mask = np.asarray(labels)[sl] == lab
-        cols = np.nonzero(mask)[1]
-        out[i] = (sl[0].stop + TEXT_BELOW_PX, sl[1].start + cols.mean())
+    for i, centroid in enumerate(table["centroid"]):
+        parts = str(centroid or "").split(",")
+        if len(parts) == 2:
+            out[i] = (float(parts[0]), float(parts[1]))
     return out
 
 
 def show_classes(viewer, labels_layer, table: pd.DataFrame | None, threshold=LOW_CONFIDENCE):
-    """Colour ``labels_layer`` by class and write class text under each chromosome.
+    """Colour ``labels_layer`` by class and write class and confidence on each chromosome.
 
     The text lives in the Points layer "classes" (made or updated; removed when no table).
     Returns that layer (or None).
@@ -117,12 +115,12 @@ def show_classes(viewer, labels_layer, table: pd.DataFrame | None, threshold=LOW
             "text_color": [TEXT_COLORS[s] for s in states],
         }
     )
-    positions = text_positions(labels_layer.data, table)
+    positions = text_positions(table)
     border = [TEXT_COLORS["low"] if s == "low" else "transparent" for s in states]
     text = {
         "string": "{text}",
         "color": {"feature": "text_color"},
-        "size": 9,
+        "size": 8,
         "anchor": "center",
     }
     if points is None:
@@ -131,10 +129,10 @@ def show_classes(viewer, labels_layer, table: pd.DataFrame | None, threshold=LOW
             features=features,
             text=text,
             name=CLASSES_LAYER,
-            size=5,
+            size=FLAG_RING_PX,
             face_color="transparent",
             border_color=border,
-            border_width=0.25,
+            border_width=0.08,
             scale=labels_layer.scale,
             translate=labels_layer.translate,
         )
