@@ -171,3 +171,52 @@ def test_export_errors_leave_layers(make_napari_viewer, notes, sample, tmp_path)
     assert widget.export_table(tmp_path / "missing-folder" / "t.csv") is None
     _one_error(notes)
     assert helpers.layer_state(viewer) == before
+
+
+def test_widgets_from_the_plugin_menu(make_napari_viewer, notes, sample):
+    """Docked through npe2 (napari hands the widget a proxy viewer), the widgets still work."""
+    from napari_karyotype._widgets import ClassifyWidget, RowsWidget, SegmentWidget
+
+    viewer = make_napari_viewer()
+    image = viewer.add_image(sample.image, name="cell")
+    _, rows_widget = viewer.window.add_plugin_dock_widget("napari-karyotype", "Rows")
+    _, seg_widget = viewer.window.add_plugin_dock_widget("napari-karyotype", "Segment")
+    _, cls_widget = viewer.window.add_plugin_dock_widget("napari-karyotype", "Classify")
+    assert isinstance(rows_widget, RowsWidget)
+    assert isinstance(seg_widget, SegmentWidget) and isinstance(cls_widget, ClassifyWidget)
+    assert rows_widget.image.value is image
+    layer = rows_widget.run()
+    assert layer is viewer.layers["rows"] and len(layer.data) == 4
+    assert seg_widget.rows.value is layer  # pickers follow layers added after docking
+    labels = viewer.add_labels(sample.labels, name="chromosomes")
+    assert cls_widget.labels_picker.value is labels
+    assert notes.errors == []
+
+
+def test_segment_fields_map_to_segment_arguments(make_napari_viewer):
+    import inspect
+
+    from napari_karyotype._widgets import SegmentWidget
+    from napari_karyotype.segment import segment
+
+    widget = SegmentWidget(make_napari_viewer())
+    params = widget.parameters()
+    assert set(params) <= set(inspect.signature(segment).parameters)
+    # at their minimum, the counts and the threshold read "auto": segment chooses them
+    assert params["iterations"] is None and params["min_size"] is None
+    assert params["threshold"] == "auto"
+    for field in (widget.iterations, widget.threshold, widget.min_size):
+        assert field.native.specialValueText() == "auto" and field.value == field.min
+    widget.method.value = "chan-vese"
+    widget.iterations.value = 25
+    widget.threshold.value = 0.3
+    widget.min_size.value = 40
+    widget.refine.value = True
+    assert widget.parameters() == {
+        **params,
+        "method": "chan-vese",
+        "iterations": 25,
+        "threshold": pytest.approx(0.3),
+        "min_size": 40,
+        "refine": True,
+    }

@@ -59,7 +59,7 @@ def _centre(labels: np.ndarray, label: int) -> tuple[float, float]:
 
 
 def test_demo_rows_segment_classify_review_export(
-    make_napari_viewer, qtbot, tmp_path, notes, tiny_model
+    make_napari_viewer, qtbot, tmp_path, notes, tiny_model, monkeypatch
 ):
     from napari_karyotype._widgets import open_demo
     from napari_karyotype._widgets.display import class_colors
@@ -179,14 +179,21 @@ def test_demo_rows_segment_classify_review_export(
     assert not _row(labels_layer, lab).verified
     assert _texts(viewer) == texts_before
 
-    # keyboard: Alt-1 Alt-5 -> class 15, Alt-X -> X (the keys bound on the labels layer)
-    keymap = labels_layer.keymap
-    assert any("Alt" in str(k) for k in keymap)
-    cls.type_class("1")
+    # keyboard, through the keys bound on the labels layer: Alt-1 Alt-5 = 15, Alt-X, Alt-Z undo
+    from app_model.types import KeyBinding
+
+    def press(key):
+        labels_layer.keymap[KeyBinding.from_str(key)](labels_layer)
+
+    press("Alt+1")  # could still become 10-19: nothing yet
     assert _row(labels_layer, lab).assigned == before[before["label"] == lab].iloc[0].assigned
-    cls.type_class("5")
-    assert _row(labels_layer, lab).assigned == "15"
-    cls.type_class("x")
+    press("Alt+5")
+    assert _row(labels_layer, lab).assigned == "15" and _row(labels_layer, lab).verified
+    press("Alt+Z")
+    pd.testing.assert_frame_equal(_table(labels_layer), before)
+    press("Alt+2")
+    qtbot.waitUntil(lambda: _row(labels_layer, lab).assigned == "2", timeout=5_000)  # after a pause
+    press("Alt+X")
     assert _row(labels_layer, lab).assigned == "X" and _row(labels_layer, lab).verified
 
     # a table row selects its chromosome in the viewer

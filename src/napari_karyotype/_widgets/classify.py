@@ -28,9 +28,11 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableW
 from napari_karyotype import CLASSES
 from napari_karyotype._widgets._base import ViewerWidget
 from napari_karyotype._widgets._common import (
+    CLASSES_LAYER,
     LABELS_LAYER,
     Relay,
     catching,
+    find_layer,
     guarded,
     import_tensorflow,
     info,
@@ -182,6 +184,10 @@ class ClassifyWidget(ViewerWidget):
         self._snapshot = None
         if layer is None:
             self._fill_table(None)
+            points = find_layer(self.viewer, CLASSES_LAYER, "Points")
+            if points is not None:  # its chromosomes are gone
+                self.viewer.layers.remove(points)
+            self.summary.value = "not classified yet"
             return
         for name, slot in self._slots():
             getattr(layer.events, name).connect(slot)
