@@ -62,7 +62,7 @@ def test_demo_rows_segment_classify_review_export(
     make_napari_viewer, qtbot, tmp_path, notes, tiny_model, monkeypatch
 ):
     from napari_karyotype._widgets import open_demo
-    from napari_karyotype._widgets.display import class_colors
+    from napari_karyotype._widgets.display import UNCLASSIFIED_COLOR, class_colors
     from napari_karyotype.dataset import load_chromosomes
     from napari_karyotype.export import read_table_csv
 
@@ -227,6 +227,21 @@ def test_demo_rows_segment_classify_review_export(
     assert cls.summary.value.startswith("44 chromosomes")
     assert cls.table.rowCount() == 44
 
+    # split: the lower half of the merged chromosome becomes a new label (napari's "new label")
+    rr, cc = np.nonzero(np.asarray(labels_layer.data) == keep)
+    lower = rr > np.median(rr)
+    new_id = int(np.asarray(labels_layer.data).max()) + 1
+    labels_layer.data_setitem((rr[lower], cc[lower]), new_id)
+    table = cls.refresh()
+    assert len(table) == 45
+    assert _row(labels_layer, keep).assigned == "X"  # the part that kept the id keeps its class
+    assert _row(labels_layer, new_id).assigned == "" and not _row(labels_layer, new_id).verified
+    assert _texts(viewer)[new_id] == "?"
+    assert np.allclose(_color_of(labels_layer, new_id), UNCLASSIFIED_COLOR)
+    cls.set_class("Y", label=new_id)
+    table = _table(labels_layer)
+    assert cls.summary.value.startswith("45 chromosomes")
+
     # --- export: table CSV (widget and npe2 writer), crops, karyogram
     exp = widgets["export"]
     assert exp.labels_picker.value is labels_layer
@@ -239,9 +254,9 @@ def test_demo_rows_segment_classify_review_export(
     assert paths and pd.read_csv(paths[0])["label"].tolist() == table["label"].tolist()
 
     crops = exp.export_crops(tmp_path / "crops", cell="demo.001")
-    assert len(crops) == 44
+    assert len(crops) == 45
     chromosomes = load_chromosomes([tmp_path / "crops"])
-    assert len(chromosomes) == 44
+    assert len(chromosomes) == 45
     assert {c.cell for c in chromosomes} == {"demo.001"}
     want = table["assigned"].value_counts().to_dict()
     got = pd.Series([c.cls for c in chromosomes]).value_counts().to_dict()

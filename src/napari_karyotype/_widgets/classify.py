@@ -436,17 +436,10 @@ class ClassifyWidget(ViewerWidget):
         else:
             from napari_karyotype.features import summarize
 
-            scale = None if self.auto_scale.value and self.worker is None else self.scale.value
-            self.summary.value = summary_text(summarize(table, scale=scale))
+            # the estimate of the last run (auto) or the user's override
+            self.summary.value = summary_text(summarize(table, scale=float(self.scale.value)))
         self._fill_table(table)
         self._on_selected_label()
-
-    def summary_value(self):
-        """The current CellSummary (None if not classified)."""
-        from napari_karyotype.features import summarize
-
-        table = self.current_table()
-        return None if table is None else summarize(table)
 
     def _fill_table(self, table):
         self._updating = True
