@@ -67,8 +67,12 @@ def open_window(args: argparse.Namespace) -> int:
         print(f"napari-karyotype demo: cannot import napari ({err}): running headless",
               file=sys.stderr)  # fmt: skip
         return run_headless(args.out, seed=args.seed, model=args.model)
+    if args.model is not None and not Path(args.model).is_file():
+        from napari_karyotype.errors import KaryotypeError
+
+        raise KaryotypeError(f"{args.model}: model file not found")
     viewer = napari.Viewer(title="napari-karyotype demo")
-    open_demo(viewer)
+    open_demo(viewer, model=None if args.model is None else str(args.model))
     napari.run()
     return 0
 
