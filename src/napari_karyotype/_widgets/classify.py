@@ -225,7 +225,9 @@ class ClassifyWidget(ViewerWidget):
 
     @guarded("Refreshing the features")
     def _auto_refresh(self):
-        self.refresh()
+        if self._layer is not None and self._layer in self.viewer.layers:
+            if table_of(self._layer) is not None:  # nothing to keep in step before classifying
+                self.refresh()
 
     # ----------------------------------------------------------------------------- classify
     @guarded("Classification")
