@@ -16,6 +16,38 @@ from napari_karyotype.errors import KaryotypeError
 
 Shape = tuple[str, np.ndarray]
 
+BACKGROUND_WINDOW = 151
+"""Smallest window (px) of the background estimate for shading correction: wider than any
+chromosome at the usual karyogram resolutions (chromosome 1 is 30-80 px wide)."""
+
+
+def flatten_background(image: np.ndarray) -> np.ndarray:
+    """Divide out slow background shading (uneven illumination or paper) of a dark-on-light image.
+
+    The background is a grey closing (a max then min filter) wider than any chromosome, taken on
+    a downsampled copy and smoothed; an evenly lit image comes back unchanged.
+    """
+    from skimage.transform import resize
+
+    image = np.asarray(image, dtype=np.float32)
+    h, w = image.shape
+    f = max(1, min(h, w) // 120)
+    hh, ww = h // f * f, w // f * f
+    if hh == 0 or ww == 0:
+        return image
+    small = image[:hh, :ww].reshape(hh // f, f, ww // f, f).max(axis=(1, 3))
+    span = max(min(h, w) / 6, BACKGROUND_WINDOW)  # wider than any chromosome
+    if span >= 0.8 * min(h, w):
+        return image  # too small an image to tell shading from objects
+    size = max(3, int(span / f) | 1)
+    bg = ndi.grey_closing(small, size=(size, size), mode="nearest")
+    bg = ndi.gaussian_filter(bg, sigma=size / 4, mode="nearest")
+    if float(bg.max() - bg.min()) < 0.02:
+        return image  # evenly lit: nothing to correct
+    bg = resize(bg, (h, w), order=1, mode="edge", anti_aliasing=False)
+    bg = np.maximum(bg, 0.05)
+    return np.clip(image / bg * float(np.median(bg)), 0.0, 1.0).astype(np.float32)
+
 
 def background_level(image: np.ndarray) -> tuple[float, float]:
     """``(level, noise)`` of the background of a dark-on-light image: its mode and spread."""
@@ -42,7 +74,9 @@ def foreground_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _objects(core: np.ndarray, width: int) -> tuple[np.ndarray, list]:
     """Label the thick objects of ``core``: lines and text strokes thinner than ``width`` go."""
-    opened = ndi.binary_opening(core, structure=np.ones((width, width), bool))
+    width |= 1  # odd: the opening stays centred
+    # Opening by a square, as separable min/max filters (fast for wide squares).
+    opened = ndi.maximum_filter(ndi.minimum_filter(core.view(np.uint8), size=width), size=width)
     lab, n = ndi.label(opened)
     if n == 0:
         return lab, []
@@ -65,12 +99,23 @@ def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise KaryotypeError("propose_rows needs a 2-D grey image")
+    image = flatten_background(image)
     loose, core = foreground_masks(image)
     # Stroke width to remove: text and lines are thin compared with chromosome width.
     width = max(3, int(round(min(image.shape) / 130)))
     lab, keep = _objects(core, width)
     if not keep:
         raise KaryotypeError("no chromosomes found in the image")
+    # Second pass relative to the chromosomes' own width: what is far thinner (text, even
+    # blurred, lines) cannot hold the square and goes.
+    radius = np.median(
+        [ndi.distance_transform_edt(np.pad(lab[sl] == i, 1)).max() for i, sl in keep]
+    )
+    wider = int(0.6 * radius)
+    if wider > width:
+        lab2, keep2 = _objects(core, wider)
+        if keep2:
+            lab, keep = lab2, keep2
     # Grow each kept object to its faint edges: loose-mask components touching it.
     loose_lab, _ = ndi.label(loose)
     spans = []

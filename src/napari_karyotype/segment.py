@@ -25,17 +25,30 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.rows import background_level
+from napari_karyotype.rows import background_level, flatten_background
 from napari_karyotype.shapes import normalize_shapes, shape_mask
 
 METHODS = ("geodesic", "chan-vese")
 
-COARSE_WIDTH = 20
+COARSE_WIDTH = 12
 """The contour evolves on a copy downsampled so that chromosomes stay at least this wide (px)."""
 
-SPLIT_DEPTH = 0.32
+SPLIT_DEPTH = 0.5
 """A light valley splits touching chromosomes when it is at least this far (as a fraction of the
 background-to-chromosome contrast) below the background level, i.e. almost background."""
+
+
+CHECK_EVERY = 4
+"""Every this many steps the contour is compared with the last check; unchanged means done."""
+
+
+SPLIT_BALANCE = 0.4
+"""Touching chromosomes are split only into parts of similar size (smallest / largest area at
+least this): homologs side by side are alike; a lobe, chromatid or arm is not."""
+
+
+class _Converged(Exception):
+    """Internal: the contour stopped moving."""
 
 
 class SegmentationCancelled(KaryotypeError):
@@ -95,7 +108,7 @@ def segment(
         raise KaryotypeError(f"unknown method {method!r} (use {' or '.join(METHODS)})")
     if iterations is not None and iterations < 1:
         raise KaryotypeError(f"iterations must be at least 1, got {iterations}")
-    img = _as_image(image)
+    img = flatten_background(_as_image(image))
     h, w = img.shape
     if labels is not None:
         labels = np.asarray(labels)
@@ -149,11 +162,17 @@ def segment(
             progress,
             should_stop,
         )
-        fg = region & (crop < t_fg) & m
+        # The contour finds the chromosomes; the pixels darker than the background delineate
+        # them: each dark component the contour holds is taken whole (pale necks and bands too).
+        dark = (crop < t_fg) & m
+        dark_lab, _ = ndi.label(dark, structure=np.ones((3, 3), bool))
+        held = np.unique(dark_lab[region & dark])
+        fg = np.isin(dark_lab, held[held > 0])
         fg = ndi.binary_fill_holes(fg) & m
         objects.extend((sl, obj) for obj in _objects(fg, crop, min_size, t_split))
         if progress is not None:
             state["finished"][sl] |= fg
+            progress(state["done"], total, state["finished"].copy())
     if should_stop is not None and should_stop():
         raise SegmentationCancelled("segmentation cancelled")
 
@@ -222,14 +241,22 @@ def _evolve(
         full = _upsample(np.asarray(level_set, bool), f, work.shape)
         return full[pad : pad + h, pad : pad + w]
 
+    last = {"ls": None}
+
     def callback(level_set):
-        state["done"] += 1
+        step = min(state["done"] - start + 1, n)  # scikit-image also calls back at the start
+        state["done"] = start + step
         if should_stop is not None and should_stop():
             raise SegmentationCancelled("segmentation cancelled")
-        if progress is not None and (state["done"] - start) % every == 0:
+        if progress is not None and step % every == 0:
             full = state["finished"].copy()
             full[sl] |= to_crop(level_set) & m
             progress(state["done"], total, full)
+        if step % CHECK_EVERY == 0:
+            # Converged: the contour has not moved for CHECK_EVERY steps.
+            if last["ls"] is not None and np.array_equal(last["ls"], level_set):
+                raise _Converged
+            last["ls"] = np.array(level_set, copy=True)
 
     if method == "geodesic":
         # Threshold prior: edges are where the image leaves the background level; the bands
@@ -240,26 +267,32 @@ def _evolve(
         stop = 0.5 if threshold == "auto" else float(threshold)
         # Inside a chromosome the balloon never pushes (just below the threshold), while the
         # outline's valley stays lower, so the contour settles on the outline.
-        inside = prior < 0.5
+        inside = prior < 2.0 / 3.0  # darker than the background by more than its noise
         gimage[inside] = np.minimum(gimage[inside], 0.9 * stop / max(abs(balloon), 1e-6))
-        ls = morphological_geodesic_active_contour(
-            gimage,
-            n,
-            init_level_set=init.astype(np.int8),
-            smoothing=smoothing,
-            threshold=stop,
-            balloon=balloon,
-            iter_callback=callback,
-        )
+        try:
+            ls = morphological_geodesic_active_contour(
+                gimage,
+                n,
+                init_level_set=init.astype(np.int8),
+                smoothing=smoothing,
+                threshold=stop,
+                balloon=balloon,
+                iter_callback=callback,
+            )
+        except _Converged:
+            ls = last["ls"]
         ls = np.asarray(ls, bool)
     else:
-        ls = morphological_chan_vese(
-            small,
-            n,
-            init_level_set=init.astype(np.int8),
-            smoothing=smoothing,
-            iter_callback=callback,
-        )
+        try:
+            ls = morphological_chan_vese(
+                small,
+                n,
+                init_level_set=init.astype(np.int8),
+                smoothing=smoothing,
+                iter_callback=callback,
+            )
+        except _Converged:
+            ls = last["ls"]
         ls = np.asarray(ls, bool)
         # Take the darker phase inside the shape: chromosomes are dark.
         inner, outer = small[ls & init], small[~ls & init]
@@ -268,8 +301,6 @@ def _evolve(
         ls &= init
     state["done"] = start + n
     region = to_crop(ls)
-    if f > 1:  # the coarse contour is only a few px off: allow the threshold to settle the edge
-        region = ndi.binary_dilation(region, iterations=f + 1)
     return region
 
 
@@ -340,6 +371,9 @@ def _split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: float) -> 
         for j, i in enumerate(big, 1):
             markers[core_lab == i] = j
         parts = watershed(img, markers, mask=m)
+        areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
+        if areas.min() < SPLIT_BALANCE * areas.max():
+            continue  # a chromatid or an arm, not a second chromosome of similar size
         return [parts == j for j in range(1, len(big) + 1)]
     return [m]
 

@@ -90,11 +90,28 @@ def shape_mask(shape_type: str, vertices, image_shape) -> np.ndarray:
             f"entirely outside the {w} x {h} image"
         )
     mask = np.zeros((h, w), dtype=bool)
-    rr, cc = fill_polygon(poly[:, 0], poly[:, 1], shape=(h, w))
-    mask[rr, cc] = True
+    if _axis_aligned_box(poly):
+        # Fast path (the common row rectangle): the pixels whose centres lie inside or on it.
+        r0, r1 = max(int(np.ceil(lo[0])), 0), min(int(np.floor(hi[0])), h - 1)
+        c0, c1 = max(int(np.ceil(lo[1])), 0), min(int(np.floor(hi[1])), w - 1)
+        mask[r0 : r1 + 1, c0 : c1 + 1] = True
+    else:
+        rr, cc = fill_polygon(poly[:, 0], poly[:, 1], shape=(h, w))
+        mask[rr, cc] = True
     if not mask.any():
         raise KaryotypeError(f"{shape_type} covers no whole pixel of the image")
     return mask
+
+
+def _axis_aligned_box(poly: np.ndarray) -> bool:
+    """True for 4 vertices forming a rectangle with sides along the image axes."""
+    if len(poly) != 4:
+        return False
+    rows, cols = np.unique(poly[:, 0]), np.unique(poly[:, 1])
+    if len(rows) != 2 or len(cols) != 2:
+        return False
+    corners = {(r, c) for r in rows for c in cols}
+    return {(float(r), float(c)) for r, c in poly} == {(float(r), float(c)) for r, c in corners}
 
 
 def shape_bbox(shape_type: str, vertices, image_shape) -> tuple[slice, slice]:
