@@ -146,3 +146,14 @@ def test_bad_requests(some_cells):
         segment(image, rect, labels=np.zeros((10, 10), np.int32))
     with pytest.raises(KaryotypeError, match="outside"):
         segment(image, [("rectangle", [[100, 100], [100, 120], [120, 120], [120, 100]])])
+
+
+@pytest.mark.parametrize("touching", [False, True])
+def test_synthetic_karyograms(touching):
+    """Ideogram-drawn karyograms (blurred, noisy): same quality targets."""
+    synthetic = pytest.importorskip("napari_karyotype.synthetic")
+    for seed in (0, 1):
+        k = synthetic.synthetic_karyogram(seed=seed, touching=touching)
+        image = as_karyogram(k.image).image
+        f1, iou = match_labels(k.labels, segment(image, propose_rows(image)))
+        assert f1 >= (0.95 if touching else 0.98) and iou >= (0.85 if touching else 0.90)
