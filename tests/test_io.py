@@ -144,3 +144,11 @@ def test_bad_arrays():
         img = _karyogram_like().astype(float)
         img[0, 0] = np.nan
         as_karyogram(img)
+
+
+def test_bilevel_and_grey_alpha_images():
+    src = _karyogram_like()
+    k = as_karyogram(src > 128)  # a 1-bit image
+    assert not k.inverted and k.image.min() == 0.0 and k.image.max() == 1.0
+    la = np.dstack([src, np.full_like(src, 255)])
+    np.testing.assert_allclose(as_karyogram(la).image, as_karyogram(src).image, atol=1e-6)

@@ -92,9 +92,7 @@ def read_karyogram(path: str | Path) -> Karyogram:
             data = tifffile.imread(path)
         else:
             import imageio.v3 as iio
-            from PIL import Image
 
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             data = iio.imread(path)
     except KaryotypeError:
         raise
@@ -120,6 +118,8 @@ def _to_grey(data: np.ndarray, name: str) -> np.ndarray:
         return grey
     if data.ndim == 3 and data.shape[-1] == 1:
         return data[..., 0].astype(np.float64)
+    if data.ndim == 3 and data.shape[-1] == 2 and data.shape[0] > 4:  # grey + alpha
+        return _to_grey(np.dstack([data[..., 0]] * 3 + [data[..., 1]]), name)
     if data.ndim != 2:
         shape = " x ".join(str(s) for s in data.shape)
         raise KaryotypeError(
@@ -147,7 +147,7 @@ def as_karyogram(array, *, source: str | None = None) -> Karyogram:
     name = source or "image"
     data = np.asarray(array)
     if data.dtype == bool:
-        data = data.astype(np.uint8)
+        data = data.astype(np.uint8) * 255
     if data.dtype.kind not in "uif":
         raise KaryotypeError(f"{name}: unsupported pixel type {data.dtype}")
     _check_size(data.shape, name)
