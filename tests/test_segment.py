@@ -157,3 +157,17 @@ def test_synthetic_karyograms(touching):
         image = as_karyogram(k.image).image
         f1, iou = match_labels(k.labels, segment(image, propose_rows(image)))
         assert f1 >= (0.95 if touching else 0.98) and iou >= (0.85 if touching else 0.90)
+
+
+def test_blurred_noisy_shaded_touching(some_cells):
+    """A rougher scan: optical blur, sensor noise, uneven lighting, homologs touching."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(0)
+    for cell in some_cells[:2]:
+        k = compose_karyogram(cell, gap=(0, 1))
+        img = ndi.gaussian_filter(k.image.astype(float), 1.2) + rng.normal(0, 5, k.image.shape)
+        img *= np.linspace(0.85, 1.0, img.shape[1])[None, :]  # light falls off to the left
+        image = as_karyogram(np.clip(img, 0, 255).astype(np.uint8)).image
+        f1, iou = match_labels(k.labels, segment(image, propose_rows(image)))
+        assert f1 >= 0.95 and iou >= 0.85
