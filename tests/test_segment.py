@@ -171,3 +171,15 @@ def test_blurred_noisy_shaded_touching(some_cells):
         image = as_karyogram(np.clip(img, 0, 255).astype(np.uint8)).image
         f1, iou = match_labels(k.labels, segment(image, propose_rows(image)))
         assert f1 >= 0.95 and iou >= 0.85
+
+
+def test_overlapping_shapes_do_not_duplicate(some_cells):
+    k = compose_karyogram(some_cells[0])
+    image = as_karyogram(k.image).image
+    rows = propose_rows(image)
+    _, v = rows[3]
+    grown = v + np.array([[-60, -5], [-60, 5], [5, 5], [5, -5]])  # reaches well into row 3
+    labels = segment(image, [rows[2], ("rectangle", grown)])
+    truth = np.where(np.isin(k.labels, np.unique(k.labels * (labels > 0))), k.labels, 0)
+    f1, iou = match_labels(truth, labels)
+    assert f1 >= 0.98 and iou >= 0.9

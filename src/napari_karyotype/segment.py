@@ -193,11 +193,15 @@ def segment(
     if refine:
         objects = [(sl, _refine(img[sl], obj, level, level - t_fg)) for sl, obj in objects]
     # Number left to right within each row-shape (objects come shape by shape).
+    first_new = next_id
     for sl, obj in objects:
         target = out[sl]
         write = obj & inside[sl]
-        if not write.any():
+        n_write = np.count_nonzero(write)
+        if n_write == 0:
             continue
+        if np.count_nonzero(target[write] >= first_new) > 0.5 * n_write:
+            continue  # found already through an overlapping shape
         target[write] = next_id
         next_id += 1
     return out
