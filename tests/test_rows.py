@@ -68,3 +68,17 @@ def test_numbers_never_inside_rows(some_cells):
 def test_blank_image_is_refused():
     with pytest.raises(KaryotypeError):
         propose_rows(np.ones((100, 100), np.float32))
+
+
+def test_line_touching_chromosomes_does_not_join_rows(some_cells):
+    """A ruled line (2 px) running through the whole height, touching chromosomes of every row."""
+    k = compose_karyogram(some_cells[0])
+    image = k.image.copy()
+    first = np.flatnonzero((k.labels > 0).any(axis=0))[0]
+    image[:, first : first + 2] = 30
+    rows = propose_rows(as_karyogram(image).image)
+    assert len(rows) == 4
+    for (_, v), (_, truth) in zip(rows, k.rows, strict=True):
+        r0, r1, _, _ = _box(v)
+        t0, t1, _, _ = _box(truth)
+        assert abs(r0 - t0) <= 4 and abs(r1 - t1) <= 4

@@ -72,12 +72,16 @@ def foreground_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return loose, core
 
 
+def _open(mask: np.ndarray, width: int) -> np.ndarray:
+    """Opening by a ``width`` square (odd, so centred), as separable min/max filters."""
+    width |= 1
+    opened = ndi.maximum_filter(ndi.minimum_filter(mask.view(np.uint8), size=width), size=width)
+    return opened.astype(bool)
+
+
 def _objects(core: np.ndarray, width: int) -> tuple[np.ndarray, list]:
     """Label the thick objects of ``core``: lines and text strokes thinner than ``width`` go."""
-    width |= 1  # odd: the opening stays centred
-    # Opening by a square, as separable min/max filters (fast for wide squares).
-    opened = ndi.maximum_filter(ndi.minimum_filter(core.view(np.uint8), size=width), size=width)
-    lab, n = ndi.label(opened)
+    lab, n = ndi.label(_open(core, width))
     if n == 0:
         return lab, []
     areas = np.bincount(lab.ravel(), minlength=n + 1)
@@ -101,6 +105,8 @@ def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]
         raise KaryotypeError("propose_rows needs a 2-D grey image")
     image = flatten_background(image)
     loose, core = foreground_masks(image)
+    level, noise = background_level(image)
+    foreground_threshold = level - max(4 * noise, 0.04)
     # Stroke width to remove: text and lines are thin compared with chromosome width.
     width = max(3, int(round(min(image.shape) / 130)))
     lab, keep = _objects(core, width)
@@ -116,7 +122,10 @@ def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]
         lab2, keep2 = _objects(core, wider)
         if keep2:
             lab, keep = lab2, keep2
-    # Grow each kept object to its faint edges: loose-mask components touching it.
+    # Grow each kept object to its faint edges: the components of the loose mask touching it,
+    # thin lines (underlines, frames) opened away so that they do not join in.
+    thin = max(3, int(round(min(image.shape) / 200))) | 1  # line thickness to open away
+    loose = _open(loose, thin) | (lab > 0)
     loose_lab, _ = ndi.label(loose)
     spans = []
     for i, sl in keep:
@@ -144,19 +153,27 @@ def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]
     if margin is None:
         margin = max(3, int(round(0.03 * float(np.median(heights)))))
     h, w = image.shape
+    ink = image < foreground_threshold  # everything printed: chromosomes, numbers, lines
     out = []
     for r0, r1, c0, c1, ids in row_boxes:
-        mine = np.isin(loose_lab[r0:r1, c0:c1], list(ids))
-        other_ink = loose & (loose_lab > 0)
-        other_ink[r0:r1, c0:c1] &= ~mine
+        # The row's own ink: its components plus faint edge bits the opening trimmed.
+        a0, a1 = max(r0 - margin - thin, 0), min(r1 + margin + thin, h)
+        b0, b1 = max(c0 - margin - thin, 0), min(c1 + margin + thin, w)
+        win = ink[a0:a1, b0:b1]
+        mine = np.isin(loose_lab[a0:a1, b0:b1], list(ids))
+        mine = ndi.binary_dilation(mine, iterations=thin) & win
+        rr, cc = np.flatnonzero(mine.any(axis=1)), np.flatnonzero(mine.any(axis=0))
+        r0, r1, c0, c1 = a0 + rr[0], a0 + rr[-1] + 1, b0 + cc[0], b0 + cc[-1] + 1
+        other = np.zeros((h, w), bool)
+        other[a0:a1, b0:b1] = win & ~mine
         # Expand each side by up to `margin`, stopping before other ink.
-        top = _grow(other_ink[max(r0 - margin, 0) : r0, c0:c1].any(axis=1)[::-1])
-        bottom = _grow(other_ink[r1 : r1 + margin, c0:c1].any(axis=1))
-        left = _grow(other_ink[r0:r1, max(c0 - margin, 0) : c0].any(axis=0)[::-1])
-        right = _grow(other_ink[r0:r1, c1 : c1 + margin].any(axis=0))
-        a0, a1 = max(r0 - top, 0), min(r1 - 1 + bottom, h - 1)
-        b0, b1 = max(c0 - left, 0), min(c1 - 1 + right, w - 1)
-        verts = np.array([[a0, b0], [a0, b1], [a1, b1], [a1, b0]], dtype=float)
+        top = _grow(other[max(r0 - margin, 0) : r0, c0:c1].any(axis=1)[::-1])
+        bottom = _grow(other[r1 : r1 + margin, c0:c1].any(axis=1))
+        left = _grow(other[r0:r1, max(c0 - margin, 0) : c0].any(axis=0)[::-1])
+        right = _grow(other[r0:r1, c1 : c1 + margin].any(axis=0))
+        y0, y1 = max(r0 - top, 0), min(r1 - 1 + bottom, h - 1)
+        x0, x1 = max(c0 - left, 0), min(c1 - 1 + right, w - 1)
+        verts = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float)
         out.append(("rectangle", verts))
     return out
 
