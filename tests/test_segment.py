@@ -183,3 +183,17 @@ def test_overlapping_shapes_do_not_duplicate(some_cells):
     truth = np.where(np.isin(k.labels, np.unique(k.labels * (labels > 0))), k.labels, 0)
     f1, iou = match_labels(truth, labels)
     assert f1 >= 0.98 and iou >= 0.9
+
+
+def test_ruled_lines_touching_chromosomes(some_cells):
+    """Lines drawn right through the karyogram (a vertical rule along the first chromosomes, a
+    horizontal one under the second row's chromosomes, touching them all) do not merge them."""
+    k = compose_karyogram(some_cells[0])
+    image = k.image.copy()
+    first = np.flatnonzero((k.labels > 0).any(axis=0))[0]
+    image[:, first : first + 2] = 30
+    bottom = int(k.rows[1][1][:, 0].max()) - 3  # the row's lowest chromosome pixels
+    image[bottom : bottom + 2, :] = 30
+    x = as_karyogram(image).image
+    f1, iou = match_labels(k.labels, segment(x, propose_rows(x)))
+    assert f1 >= 0.98 and iou >= 0.9

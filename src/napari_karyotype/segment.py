@@ -138,16 +138,17 @@ def segment(
         cols_any = np.flatnonzero(mask.any(axis=0))
         sl = (slice(rows_any[0], rows_any[-1] + 1), slice(cols_any[0], cols_any[-1] + 1))
         short = min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-        f = downsample or max(1, int(_chromosome_width(img[sl] < t_fg) // COARSE_WIDTH))
+        width = _chromosome_width(img[sl] < t_fg)
+        f = downsample or max(1, int(width // COARSE_WIDTH))
         n = iterations or int(np.clip(short / f / 2 + 5, 20, 80))
         if method == "chan-vese" and iterations is None:
             n = 15
-        plans.append((mask, sl, f, n))
+        plans.append((mask, sl, f, n, width))
     total = sum(p[3] for p in plans)
     state = {"done": 0, "finished": np.zeros(img.shape, bool) if progress else None}
 
     objects = []  # (slice, bool mask in slice)
-    for mask, sl, f, n in plans:
+    for mask, sl, f, n, width in plans:
         crop = img[sl]
         m = mask[sl]
         region = _evolve(
@@ -170,7 +171,7 @@ def segment(
         )
         # The contour finds the chromosomes; the pixels darker than the background delineate
         # them: each dark component the contour holds is taken whole (pale necks and bands too).
-        dark = (crop < t_fg) & m
+        dark = _remove_lines((crop < t_fg) & m, width)
         dark_lab, _ = ndi.label(dark, structure=np.ones((3, 3), bool))
         held = np.unique(dark_lab[region & dark])
         fg = np.isin(dark_lab, held[held > 0])
@@ -440,6 +441,36 @@ def _refine(img: np.ndarray, obj: np.ndarray, level: float, delta: float) -> np.
     rr, cc = fill_polygon(snake[:, 0] + r0, snake[:, 1] + c0, shape=obj.shape)
     out[rr, cc] = True
     return out if out.sum() >= 0.5 * obj.sum() else obj
+
+
+def _remove_lines(mask: np.ndarray, width: float) -> np.ndarray:
+    """Drop straight thin lines (rules, frames, underlines) from a mask, also where they touch
+    chromosomes: pixels in a horizontal (vertical) run of 1.5 chromosome widths or more that are
+    at most a sixth of a chromosome width thick across it. Inside a chromosome nothing changes."""
+    if width < 6:
+        return mask
+    long = int(1.5 * width)
+    thick = max(2, int(width / 6))
+    m = mask
+
+    def runs(a: np.ndarray, axis: int, length: int) -> np.ndarray:
+        """Pixels in a run of at least ``length`` along ``axis`` (a 1-D opening)."""
+        length |= 1  # odd: centred
+        eroded = ndi.minimum_filter1d(a.view(np.uint8), length, axis=axis, mode="constant")
+        return ndi.maximum_filter1d(eroded, length, axis=axis, mode="constant") > 0
+
+    lines = np.zeros(mask.shape, bool)
+    for along, across in ((1, 0), (0, 1)):
+        thin = runs(m, along, long) & ~runs(m, across, thick + 1)
+        # A ruled line shows as many thin pixels along one image row (column), in pieces of
+        # some length between the chromosomes it touches; the thin tips of a slanted
+        # chromosome give only a pixel or two per row.
+        pieces = runs(thin, along, 3)
+        ruled = pieces.sum(axis=along, keepdims=True) >= long / 2
+        lines |= thin & ruled
+    if not lines.any():
+        return mask
+    return mask & ~ndi.binary_dilation(lines, iterations=1)
 
 
 def _chromosome_width(fg: np.ndarray) -> float:
