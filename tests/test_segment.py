@@ -197,3 +197,17 @@ def test_ruled_lines_touching_chromosomes(some_cells):
     x = as_karyogram(image).image
     f1, iou = match_labels(k.labels, segment(x, propose_rows(x)))
     assert f1 >= 0.98 and iou >= 0.9
+
+
+@pytest.mark.parametrize("scale", [0.6, 1.0, 1.5])
+def test_numbers_inside_a_shape_are_not_chromosomes(some_cells, scale):
+    """A user's row drawn generously, over the pair numbers and a frame underline."""
+    k = compose_karyogram(some_cells[0], frame=True, scale=scale)
+    image = as_karyogram(k.image).image
+    _, v = k.rows[2]
+    grown = v + np.array([[-5, -5], [-5, 5], [30, 5], [30, -5]]) * scale
+    labels = segment(image, [("rectangle", grown)])
+    in_row = np.unique(k.labels[labels > 0])
+    truth = np.where(np.isin(k.labels, in_row[in_row > 0]), k.labels, 0)
+    f1, iou = match_labels(truth, labels)
+    assert labels.max() == 12 and f1 >= 0.98 and iou >= 0.9

@@ -13,7 +13,8 @@ Per shape, on its bounding box only (after slow background shading is divided ou
    once it no longer moves: a 46-chromosome karyogram takes a fraction of a second.
 2. Each component of the pixels darker than the background (noise-aware threshold) that the
    contour holds is taken whole, with its holes filled: exact edges, pale bands and necks kept.
-3. Debris, lines and printed text go (size and thickness filters, ``min_size``).
+3. Ruled lines are taken out first, also where they touch chromosomes; debris and printed text
+   go (size and thickness filters, ``min_size``).
 4. Chromosomes that touch are split only where the image shows two: a light valley between two
    side-by-side dark cores giving parts of similar size (watershed on the intensity seeded by
    those cores). A bent or banded chromosome, whose pale bands run across it, stays one.
