@@ -113,3 +113,14 @@ def test_bitmap_text_and_bad_arguments(cell):
         compose_karyogram(cell, gap=(5, 2))
     with pytest.raises(KaryotypeError):
         compose_karyogram(cell, scale=0)
+
+
+def test_abnormal_counts_keep_every_chromosome(cells):
+    """Cells with 44 or 47 chromosomes (lost files, an extra X): every crop is laid out once."""
+    odd = [c for c in cells.values() if len(c) != 46]
+    assert odd
+    for cell in odd:
+        k = compose_karyogram(cell)
+        assert len(k.classes) == len(cell)
+        assert sorted(k.classes.values()) == sorted(c.cls for c in cell)
+        assert len(_touching_pairs(k.labels)) == 0

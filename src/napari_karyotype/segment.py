@@ -61,6 +61,8 @@ class SegmentationCancelled(KaryotypeError):
 
 
 def _as_image(image) -> np.ndarray:
+    if hasattr(image, "inverted") and hasattr(image, "image"):  # an io.Karyogram
+        image = image.image
     image = np.asarray(image)
     if image.ndim != 2:
         from napari_karyotype.io import as_karyogram
