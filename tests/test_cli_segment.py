@@ -81,3 +81,13 @@ def test_bad_rows_file_is_one_line_error(tmp_path, karyogram, capsys):
     assert main(["segment", str(image), "--out", str(tmp_path / "o"), "--rows", str(rows)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a napari Shapes CSV" in err[0]
+
+
+def test_output_folder_that_is_a_file(tmp_path, karyogram, capsys):
+    image = tmp_path / "cell.png"
+    iio.imwrite(image, karyogram.image)
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert main(["segment", str(image), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a folder" in err[0]

@@ -87,7 +87,10 @@ def run(args) -> int:
         rows_shapes = read_shapes_csv(args.rows)
     if args.iterations is not None and args.iterations < 1:
         raise KaryotypeError(f"--iterations must be at least 1, got {args.iterations}")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KaryotypeError(f"--out {out}: cannot create the folder ({err.strerror})") from None
     failed = 0
     for name in args.images:
         path = Path(name)
@@ -97,6 +100,14 @@ def run(args) -> int:
             failed += 1
             message = str(err) if str(err).startswith(str(path)) else f"{path}: {err}"
             print(f"napari-karyotype segment: error: {message}", file=sys.stderr, flush=True)
+        except OSError as err:  # writing the outputs failed (disk full, permissions)
+            failed += 1
+            print(
+                f"napari-karyotype segment: error: {path}: cannot write outputs "
+                f"({err.strerror or err.__class__.__name__})",
+                file=sys.stderr,
+                flush=True,
+            )
         except MemoryError:
             failed += 1
             print(f"napari-karyotype segment: error: {path}: out of memory", file=sys.stderr)
