@@ -1,0 +1,162 @@
+"""Evaluate a classifier on Hu et al.-format data: accuracy, per-cell assignment, calibration.
+
+Writes ``report.json`` (n, top1, top1_assigned, top3, ece, per-class precision/recall and the
+cells' karyotypes), ``predictions.csv`` (one row per image) and ``confusion.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from napari_karyotype import CLASSES
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-1 confidence over ``bins`` equal-width bins (0 … 1)."""
+    probs = np.asarray(probs)
+    if len(probs) == 0:
+        return float("nan")
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def assign_cells(probs: np.ndarray, cells: Sequence[str], **kwargs) -> tuple[np.ndarray, dict]:
+    """Per-cell Hungarian assignment: (assigned class index per row, {cell: ISCN})."""
+    from napari_karyotype.assign import assign_cell
+
+    index = {c: i for i, c in enumerate(CLASSES)}
+    cells = np.asarray(cells)
+    assigned = np.zeros(len(cells), dtype=np.int64)
+    karyotypes = {}
+    for cell in dict.fromkeys(cells.tolist()):
+        rows = np.flatnonzero(cells == cell)
+        result = assign_cell(probs[rows], **kwargs)
+        assigned[rows] = [index[c] for c in result.classes]
+        karyotypes[cell] = result.iscn
+    return assigned, karyotypes
+
+
+def metrics(probs: np.ndarray, labels: np.ndarray, cells: Sequence[str], **assign_kwargs) -> dict:
+    """The report's numbers for probabilities ``probs`` (n, 24) with true ``labels`` (indices)."""
+    probs = np.asarray(probs)
+    labels = np.asarray(labels)
+    pred = probs.argmax(axis=1)
+    assigned, karyotypes = assign_cells(probs, cells, **assign_kwargs)
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    per_class = {}
+    for i, c in enumerate(CLASSES):
+        tp = int(((pred == i) & (labels == i)).sum())
+        n_pred, n_true = int((pred == i).sum()), int((labels == i).sum())
+        per_class[c] = {
+            "n": n_true,
+            "precision": tp / n_pred if n_pred else None,
+            "recall": tp / n_true if n_true else None,
+        }
+    return {
+        "n": int(len(labels)),
+        "cells": len(karyotypes),
+        "top1": float((pred == labels).mean()),
+        "top1_assigned": float((assigned == labels).mean()),
+        "top3": float((top3 == labels[:, None]).any(axis=1).mean()),
+        "ece": expected_calibration_error(probs, labels),
+        "per_class": per_class,
+        "karyotypes": karyotypes,
+    }
+
+
+@dataclass
+class Evaluation:
+    """Report dict, per-image predictions table and the confusion matrix (true x predicted)."""
+
+    report: dict
+    predictions: object  # pandas.DataFrame
+    confusion: np.ndarray
+
+
+def evaluate(chromosomes, classifier) -> Evaluation:
+    """Classify dataset chromosomes with ``classifier`` and score them."""
+    import pandas as pd
+
+    from napari_karyotype.training import canvases_of, labels_of
+
+    probs = classifier.predict_proba(canvases_of(chromosomes))
+    labels = labels_of(chromosomes)
+    cells = [c.cell for c in chromosomes]
+    report = metrics(probs, labels, cells)
+    report["model"] = str(classifier.path)
+    assigned, _ = assign_cells(probs, cells)
+    pred = probs.argmax(axis=1)
+    table = pd.DataFrame(
+        {
+            "cell": cells,
+            "file": [c.file for c in chromosomes],
+            "true": [c.cls for c in chromosomes],
+            "predicted": [CLASSES[i] for i in pred],
+            "confidence": np.round(probs.max(axis=1), 4),
+            "assigned": [CLASSES[i] for i in assigned],
+        }
+    )
+    confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+    np.add.at(confusion, (labels, pred), 1)
+    return Evaluation(report, table, confusion)
+
+
+def plot_confusion(confusion: np.ndarray, path: str | Path, title: str = "") -> None:
+    """A readable 24 x 24 confusion matrix (row-normalised colours, counts written) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    rows = confusion.sum(axis=1, keepdims=True)
+    norm = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    fig = Figure(figsize=(10, 9), dpi=110)
+    ax = fig.add_subplot()
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(CLASSES))
+    ax.set_xticks(ticks, CLASSES)
+    ax.set_yticks(ticks, CLASSES)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "Confusion matrix (colour: fraction of the true class)")
+    for i, j in zip(*np.nonzero(confusion), strict=True):
+        ax.text(
+            j,
+            i,
+            str(confusion[i, j]),
+            ha="center",
+            va="center",
+            fontsize=6,
+            color="white" if norm[i, j] > 0.5 else "black",
+        )
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> Path:
+    """Write report.json, predictions.csv and confusion.png into ``out_dir``; returns it."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(evaluation.report, indent=2) + "\n")
+    evaluation.predictions.to_csv(out / "predictions.csv", index=False)
+    r = evaluation.report
+    plot_confusion(
+        evaluation.confusion,
+        out / "confusion.png",
+        f"n = {r['n']}: top-1 {r['top1']:.1%}, after per-cell assignment {r['top1_assigned']:.1%}",
+    )
+    return out
