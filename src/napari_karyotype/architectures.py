@@ -187,7 +187,7 @@ def _random_affine_class():
 
 
 def optimizer(recipe: dict, steps_per_epoch: int, epochs: int):
-    """The recipe's optimizer (RMSprop as published for ``paper``; AdamW + cosine for ``compact``)."""
+    """The recipe's optimizer: RMSprop as published (``paper``), AdamW + cosine (``compact``)."""
     import keras
 
     if recipe["optimizer"] == "rmsprop":

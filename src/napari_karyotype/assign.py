@@ -54,7 +54,7 @@ def iscn_of(classes: list[str]) -> str:
 
 
 def _solve(cost_log: np.ndarray, base: dict[str, int], n_extra: int, extra_pen, missing_pen):
-    """Hungarian assignment for one base complement; returns (total cost, slot classes, is_extra)."""
+    """Hungarian assignment for one base complement: (total cost, slot classes, is_extra)."""
     from scipy.optimize import linear_sum_assignment
 
     slot_cls, slot_extra = [], []

@@ -120,7 +120,7 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
 def label_canvases(
     image: np.ndarray, labels: np.ndarray, scale: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(label ids, canvases)`` for every non-zero label, via ``regionprops`` + ``chromosome_canvas``."""
+    """``(label ids, canvases)`` of every non-zero label (regionprops + chromosome_canvas)."""
     from skimage.measure import regionprops
 
     from napari_karyotype.preprocess import as_unit_float, chromosome_canvas
