@@ -88,7 +88,10 @@ def chromosome_canvas(image: np.ndarray, mask: np.ndarray, scale: float = 1.0) -
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = img[r0:r1, c0:c1]
     sub = mask[r0:r1, c0:c1]
-    outside = crop[~sub]
+    # the background around the chromosome: its bounding box grown by 5 pixels, minus the mask
+    g0, g1 = max(r0 - 5, 0), min(r1 + 5, img.shape[0])
+    h0, h1 = max(c0 - 5, 0), min(c1 + 5, img.shape[1])
+    outside = img[g0:g1, h0:h1][~mask[g0:g1, h0:h1]]
     if outside.size and np.median(crop[sub]) > np.median(outside):
         crop = 1.0 - crop  # light on dark: make it dark on white
     crop = np.where(sub, crop, np.float32(1.0)).astype(np.float32)

@@ -1,0 +1,88 @@
+"""Bundled classifier: lazy loading, errors naming the file, classify_labels, a sanity floor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from napari_karyotype import CLASSES
+from napari_karyotype.errors import KaryotypeError
+
+
+def test_importing_the_package_does_not_import_tensorflow_or_keras():
+    code = (
+        "import sys, napari_karyotype, napari_karyotype.classifier, napari_karyotype.assign, "
+        "napari_karyotype.preprocess; "
+        "print(any(m in sys.modules for m in ('tensorflow', 'keras')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_bundled_model_is_small_and_described():
+    import json
+
+    from napari_karyotype.classifier import bundled_model_path
+
+    path = bundled_model_path()
+    assert path.is_file() and path.stat().st_size <= 5 * 1024 * 1024
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["classes"] == list(CLASSES)
+    assert 0.2 < meta["temperature"] < 5
+    assert meta["canvas_stats"]["median_area_px"] > 0
+
+
+def test_load_is_cached_and_probabilities_sum_to_one():
+    from napari_karyotype.classifier import load_classifier
+
+    clf = load_classifier()
+    assert load_classifier() is clf
+    p = clf.predict_proba(np.ones((3, 220, 100), np.float32))
+    assert p.shape == (3, 24)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_missing_and_corrupt_model_files(tmp_path):
+    from napari_karyotype.classifier import load_classifier
+
+    with pytest.raises(KaryotypeError, match="nothere.keras"):
+        load_classifier(tmp_path / "nothere.keras")
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"this is not a model")
+    with pytest.raises(KaryotypeError, match="broken.keras") as err:
+        load_classifier(bad)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.data
+def test_classify_labels_on_a_pasted_karyogram(cells):
+    from napari_karyotype.classifier import classify_labels
+
+    chosen = [c for c in cells["161923.054"] if c.cls in ("1", "9", "16", "X")]
+    image = np.full((260, 100 * len(chosen)), 255, np.uint8)
+    labels = np.zeros(image.shape, np.int32)
+    for i, c in enumerate(chosen):
+        image[20:240, i * 100 : (i + 1) * 100] = c.image
+        labels[20:240, i * 100 : (i + 1) * 100][c.image < 245] = 10 + i
+    ids, probs = classify_labels(image, labels)
+    assert list(ids) == [10 + i for i in range(len(chosen))]
+    predicted = [CLASSES[k] for k in probs.argmax(axis=1)]
+    assert predicted == [c.cls for c in chosen]
+    with pytest.raises(KaryotypeError, match="empty"):
+        classify_labels(image, np.zeros_like(labels))
+
+
+@pytest.mark.data
+def test_bundled_model_sanity_floor_on_shared_cells(cells):
+    # The bundled model was trained on these cells: this is a floor, not a held-out score.
+    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.evaluation import metrics
+    from napari_karyotype.training import canvases_of, labels_of
+
+    chosen = [c for cid in ("161945.009", "173451.001", "C171543.099") for c in cells[cid]]
+    probs = load_classifier().predict_proba(canvases_of(chosen))
+    m = metrics(probs, labels_of(chosen), [c.cell for c in chosen])
+    assert m["top1"] >= 0.95 and m["top1_assigned"] >= 0.97
