@@ -270,3 +270,28 @@ def test_demo_rows_segment_classify_review_export(
     assert np.array_equal(iio.imread(tmp_path / "karyogram.png"), arranged)
     assert image in viewer.layers and labels_layer in viewer.layers
     assert notes.errors == []
+
+
+def test_bundled_model_by_default(make_napari_viewer, qtbot, notes):
+    """With no model file chosen, Classify runs the bundled CNN exactly as the core does."""
+    from napari_karyotype._widgets import ClassifyWidget
+    from napari_karyotype.classifier import bundled_model_path
+    from napari_karyotype.features import classify_cell
+    from napari_karyotype.io import as_karyogram
+    from napari_karyotype.synthetic import synthetic_karyogram
+
+    if not bundled_model_path().is_file():
+        pytest.skip("no bundled model in this checkout")
+    sample = synthetic_karyogram(seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    layer = viewer.add_labels(sample.labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    assert widget.model_path() is None
+    assert widget.run() is not None
+    helpers.wait_worker(qtbot, widget)
+    assert notes.errors == []
+    expected, summary = classify_cell(as_karyogram(sample.image).image, sample.labels)
+    pd.testing.assert_frame_equal(_table(layer), expected)
+    assert widget.summary.value.splitlines()[0] == f"{summary.count} chromosomes · {summary.iscn}"
+    assert widget.scale.value == pytest.approx(summary.scale, abs=0.01)
