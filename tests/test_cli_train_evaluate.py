@@ -1,0 +1,167 @@
+"""``napari-karyotype train`` / ``evaluate``: smoke training, determinism, reports, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_karyotype.cli import main
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def two_cells(data_dir):
+    return [str(data_dir / "161923.054.zip"), str(data_dir / "161945.009.zip")]
+
+
+def _weights(path):
+    import keras
+
+    return keras.models.load_model(path, compile=False).get_weights()
+
+
+def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
+    model = tmp_path / "m.keras"
+    code = main(
+        ["train", *two_cells, "--out", str(model), "--epochs", "1", "--val-cases", "161945"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "epoch 1/1" in out and "validation images" in out
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["training"]["val_cases"] == ["161945"] and meta["training"]["n_train"] == 46
+    assert meta["canvas_stats"]["median_area_px"] > 0 and meta["temperature"] > 0
+
+    # fine-tune it on both cells
+    tuned = tmp_path / "tuned.keras"
+    assert (
+        main(
+            [
+                "train",
+                *two_cells,
+                "--out",
+                str(tuned),
+                "--epochs",
+                "1",
+                "--val-cases",
+                "none",
+                "--init",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(tuned.with_suffix(".json").read_text())["training"]["init"] == str(model)
+
+    report_dir = tmp_path / "report"
+    assert main(["evaluate", *two_cells, "--out", str(report_dir), "--model", str(model)]) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    for key in ("n", "top1", "top1_assigned", "top3", "ece", "per_class"):
+        assert key in report
+    assert report["n"] == 92
+    table = pd.read_csv(report_dir / "predictions.csv", dtype=str)
+    assert list(table.columns) == ["cell", "file", "true", "predicted", "confidence", "assigned"]
+    assert len(table) == 92
+    assert (report_dir / "confusion.png").stat().st_size > 10_000
+
+
+def test_bundled_model_evaluation(two_cells, tmp_path, capsys):
+    assert main(["evaluate", *two_cells, "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["top1"] >= 0.95  # trained on these cells: a sanity floor
+    truth = pd.read_csv(tmp_path / "predictions.csv", dtype=str).groupby("cell")["true"]
+    from napari_karyotype.assign import iscn_of
+
+    assert report["karyotypes"] == {cell: iscn_of(list(t)) for cell, t in truth}
+    assert "top-1" in capsys.readouterr().out
+
+
+def test_training_is_deterministic_given_the_seed(two_cells, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.keras"
+        args = [
+            "train",
+            two_cells[0],
+            "--out",
+            str(path),
+            "--epochs",
+            "1",
+            "--seed",
+            "7",
+            "--val-cases",
+            "none",
+        ]
+        assert main(args) == 0
+        runs.append(_weights(path))
+    assert all(np.array_equal(x, y) for x, y in zip(*runs, strict=True))
+    other = tmp_path / "c.keras"
+    assert (
+        main(
+            [
+                "train",
+                two_cells[0],
+                "--out",
+                str(other),
+                "--epochs",
+                "1",
+                "--seed",
+                "8",
+                "--val-cases",
+                "none",
+            ]
+        )
+        == 0
+    )
+    assert not all(np.array_equal(x, y) for x, y in zip(runs[0], _weights(other), strict=True))
+
+
+def _one_line_error(capsys, argv, *needles):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+    return err
+
+
+def test_bad_inputs_are_one_line_errors(two_cells, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here")
+    _one_line_error(capsys, ["train", str(empty), "--out", str(tmp_path / "m.keras")], "empty")
+
+    from PIL import Image
+
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(wrong / "1.001.K.chr1.1invert_pad.gif")
+    _one_line_error(
+        capsys,
+        ["evaluate", str(wrong), "--out", str(tmp_path / "r")],
+        "1.001.K.chr1.1invert_pad.gif",
+    )
+
+    missing = tmp_path / "gone.keras"
+    _one_line_error(
+        capsys,
+        ["evaluate", *two_cells, "--out", str(tmp_path / "r"), "--model", str(missing)],
+        "gone.keras",
+    )
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    _one_line_error(
+        capsys,
+        ["evaluate", *two_cells, "--out", str(tmp_path / "r"), "--model", str(corrupt)],
+        "corrupt.keras",
+    )
+    _one_line_error(
+        capsys,
+        ["train", *two_cells, "--out", str(tmp_path / "m.keras"), "--val-cases", "NOPE"],
+        "NOPE",
+    )
+    _one_line_error(capsys, ["train", *two_cells, "--out", str(tmp_path / "m.h5")], "m.h5")
