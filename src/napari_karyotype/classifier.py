@@ -93,7 +93,8 @@ class Classifier:
             return np.zeros((0, len(CLASSES)), np.float32)
         out = []
         for i in range(0, len(x), batch_size):
-            out.append(np.asarray(self.model(x[i : i + batch_size], training=False)))
+            # predict_on_batch runs Keras' compiled predict step: faster than an eager call
+            out.append(np.asarray(self.model.predict_on_batch(x[i : i + batch_size])))
         return np.concatenate(out).astype(np.float32)
 
     def predict_proba(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
