@@ -224,3 +224,24 @@ def test_segment_fields_map_to_segment_arguments(make_napari_viewer):
         "min_size": 40,
         "refine": True,
     }
+
+
+def test_unexpected_failure_is_one_logged_line(
+    make_napari_viewer, notes, sample, monkeypatch, caplog
+):
+    """A bug in the core (not a KaryotypeError) still reaches the user as one line, and the log."""
+    import napari_karyotype.rows as rows_module
+    from napari_karyotype._widgets import RowsWidget
+
+    def broken(image, **kwargs):
+        raise ZeroDivisionError("division by zero\nwith a second line")
+
+    monkeypatch.setattr(rows_module, "propose_rows", broken)
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    before = helpers.layer_state(viewer)
+    with caplog.at_level("ERROR", logger="napari_karyotype"):
+        assert RowsWidget(viewer).run() is None
+    assert _one_error(notes) == "Proposing rows failed: ZeroDivisionError: division by zero"
+    assert "Traceback" in caplog.text or caplog.records[0].exc_info is not None
+    assert helpers.layer_state(viewer) == before
