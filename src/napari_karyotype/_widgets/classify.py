@@ -55,6 +55,7 @@ TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified")
 CLASS_KEYS = tuple("0123456789") + ("x", "y")
 KEY_WAIT_MS = 1200
 SYNC_DELAY_MS = 300
+UNDO_STEPS = 100
 
 
 def summary_text(summary) -> str:
@@ -312,7 +313,7 @@ class ClassifyWidget(ViewerWidget):
                 table = sync_features(table, current, previous_labels=labels)
             old = table_of(layer)
             if old is not None and layer is self._layer and self._snapshot is not None:
-                self._undo.append((old, self._snapshot))
+                self._push_undo(old)
             store_table(layer, table)
             if layer is self._layer:
                 self._snapshot = np.array(current, copy=True)
@@ -374,12 +375,17 @@ class ClassifyWidget(ViewerWidget):
                 f"label {label} is not a chromosome: pick one (picker tool, key L) or a table row"
             )
         new = relabel(table, label, cls)
-        self._undo.append((table, np.array(self._snapshot, copy=True)))
+        self._push_undo(table)
         store_table(self._layer, new)
         self.redraw()
         row = new[new["label"] == label].iloc[0]
         self.status.value = f"label {label} is now {row.assigned or '(unclassified)'}"
         return new
+
+    def _push_undo(self, table):
+        # Snapshots are replaced, never changed in place: entries share them (no copy per step).
+        self._undo.append((table, self._snapshot))
+        del self._undo[:-UNDO_STEPS]
 
     @guarded("Undo")
     def undo(self):
