@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: about 20%% of the cases, drawn with the seed)",
     )
     parser.add_argument("--init", default=None, help="fine-tune this MODEL.keras instead")
+    parser.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="epoch to keep: best by validation (default) or last (as for an all-data model)",
+    )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument(
         "--temperature",
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         batch_size=args.batch_size,
         temperature=args.temperature,
+        keep=args.keep,
         log=lambda line: print(line, flush=True),
     )
     return 0
