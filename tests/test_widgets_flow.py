@@ -89,6 +89,7 @@ def test_demo_rows_segment_classify_review_export(
     labels = np.asarray(labels_layer.data).copy()
     ids = np.unique(labels[labels > 0])
     assert len(ids) == 46
+    assert _color_of(labels_layer, int(ids[0]))[3] > 0  # visible before classification too
     assert any(seen), "no evolving contour was shown"
     assert "contours (running)" not in viewer.layers  # the preview goes when done
     # each true chromosome is found, by a label of its own

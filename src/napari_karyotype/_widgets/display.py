@@ -7,6 +7,8 @@ cursor (napari looks labels up through ``index``).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +19,8 @@ from napari_karyotype.features import COLUMNS, LOW_CONFIDENCE, check_features
 UNCLASSIFIED_COLOR = (0.6, 0.6, 0.6, 1.0)
 FLAG_RING_PX = 40
 """Diameter (image px) of the red ring around the class text of a low-confidence chromosome."""
+_ORIGINAL_COLORMAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The colormap a labels layer had before it was coloured by class."""
 TEXT_COLORS = {"ok": "#000080", "low": "#ff0000", "verified": "#006400", "none": "#404040"}
 
 
@@ -98,7 +102,11 @@ def show_classes(viewer, labels_layer, table: pd.DataFrame | None, threshold=LOW
     The text lives in the Points layer "classes" (made or updated; removed when no table).
     Returns that layer (or None).
     """
-    labels_layer.colormap = labels_colormap(table)
+    if table is not None:
+        _ORIGINAL_COLORMAPS.setdefault(labels_layer, labels_layer.colormap)
+        labels_layer.colormap = labels_colormap(table)
+    elif labels_layer in _ORIGINAL_COLORMAPS:  # not classified (any more): napari's colours
+        labels_layer.colormap = _ORIGINAL_COLORMAPS.pop(labels_layer)
     points = find_layer(viewer, CLASSES_LAYER, "Points")
     if table is None or len(table) == 0:
         if points is not None:
