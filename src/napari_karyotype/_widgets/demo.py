@@ -39,4 +39,5 @@ def open_demo(viewer, *, sample: str = SAMPLE_KEY, model=None) -> dict:
     if model is not None:
         widgets["classify"].model.value = str(model)
     widgets["rows"].run()
+    viewer.reset_view()  # the docks took room from the canvas: show the whole karyogram
     return widgets

@@ -103,7 +103,10 @@ class SegmentWidget(ViewerWidget):
         self.image = self.layer_picker("Image", "image")
         self.rows = self.layer_picker("Shapes", "rows", prefer=ROWS_LAYER)
         self.method = ComboBox(label="method", choices=METHODS, value=METHODS[0])
-        self.iterations = SpinBox(label="iterations", min=0, max=5000, value=defaults["iterations"])
+        # 0 (or "auto" for the threshold): segment.segment chooses the value from the image
+        self.iterations = SpinBox(
+            label="iterations (0: auto)", min=0, max=5000, value=defaults["iterations"]
+        )
         self.smoothing = SpinBox(label="smoothing", min=0, max=20, value=defaults["smoothing"])
         self.balloon = FloatSpinBox(
             label="balloon", min=-10, max=10, step=0.1, value=defaults["balloon"]
@@ -111,10 +114,12 @@ class SegmentWidget(ViewerWidget):
         self.threshold = FloatSpinBox(
             label="threshold", min=0, max=1, step=0.01, value=defaults["threshold"]
         )
-        self.min_size = SpinBox(label="minimum size", min=0, max=10**6, value=defaults["min_size"])
+        self.min_size = SpinBox(
+            label="minimum size (0: auto)", min=0, max=10**6, value=defaults["min_size"]
+        )
+        self.threshold.native.setSpecialValueText(AUTO)
         for field in (self.iterations, self.threshold, self.min_size):
-            field.native.setSpecialValueText(AUTO)
-            field.tooltip = f"{AUTO} (at the minimum): chosen from the image"
+            field.tooltip = "at its minimum, chosen from the image"
         self.refine = CheckBox(text="refine (split touching, fill holes)", value=defaults["refine"])
         self.run_button = PushButton(text="Segment")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
