@@ -126,6 +126,15 @@ class TrainResult:
     val_chromosomes: list[Chromosome] = field(default_factory=list)
 
 
+def _size_stats(chromosomes: Sequence[Chromosome]) -> dict | None:
+    """``scale.size_stats`` of the training chromosomes (major-axis lengths per class), if any."""
+    try:
+        from napari_karyotype.scale import size_stats
+    except ImportError:  # pragma: no cover - scale.py is another engineer's module
+        return None
+    return size_stats(chromosomes)
+
+
 def _deterministic(seed: int) -> None:
     import keras
 
@@ -281,6 +290,7 @@ def train(
         "temperature": float(temperature),
         "preprocess": "preprocess.chromosome_canvas; dataset GIF mask = pixels < 245",
         "canvas_stats": canvas_stats(x_train[..., 0]),
+        "size_stats": _size_stats(train_set),
         "parameters": int(core.count_params()),
         "training": {
             "seed": seed,
