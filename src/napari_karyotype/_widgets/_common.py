@@ -120,6 +120,15 @@ def first_layer(viewer, kind: str, prefer: str | None = None):
     return layers[-1] if layers else None
 
 
+def text_label(value: str = ""):
+    """A magicgui Label whose text wraps (long lines must not widen the dock)."""
+    from magicgui.widgets import Label
+
+    label = Label(value=value)
+    label.native.setWordWrap(True)
+    return label
+
+
 class Outcome(NamedTuple):
     """What a worker's function gave: its value, or the exception it raised."""
 

@@ -17,7 +17,6 @@ from magicgui.widgets import (
     Container,
     FileEdit,
     FloatSpinBox,
-    Label,
     ProgressBar,
     PushButton,
 )
@@ -40,6 +39,7 @@ from napari_karyotype._widgets._common import (
     layer_labels,
     notify_error,
     require_layer,
+    text_label,
 )
 from napari_karyotype._widgets.display import (
     TEXT_COLORS,
@@ -97,9 +97,9 @@ class ClassifyWidget(ViewerWidget):
         )
         self.run_button = PushButton(text="Classify")
         self.progress = ProgressBar(label="progress", min=0, max=1, value=0)
-        self.status = Label(value="")
-        self.summary = Label(value="not classified yet")
-        self.selected = Label(value="no chromosome selected")
+        self.status = text_label("")
+        self.summary = text_label("not classified yet")
+        self.selected = text_label("no chromosome selected")
         self.cls = ComboBox(label="class", choices=CLASSES)
         self.set_button = PushButton(text="Set class")
         self.undo_button = PushButton(text="Undo")

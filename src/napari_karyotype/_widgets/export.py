@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import CheckBox, FileEdit, Label, LineEdit, PushButton
+from magicgui.widgets import CheckBox, FileEdit, LineEdit, PushButton
 
 from napari_karyotype._widgets._base import ViewerWidget
 from napari_karyotype._widgets._common import (
@@ -18,6 +18,7 @@ from napari_karyotype._widgets._common import (
     layer_image,
     layer_labels,
     require_layer,
+    text_label,
 )
 from napari_karyotype._widgets.display import table_of
 from napari_karyotype.errors import KaryotypeError
@@ -56,7 +57,7 @@ class ExportWidget(ViewerWidget):
         self.save_crops = PushButton(text="Export crops")
         self.png_path = FileEdit(label="karyogram PNG", mode="w", filter="PNG (*.png)")
         self.arrange = PushButton(text="Arrange karyogram")
-        self.status = Label(value="")
+        self.status = text_label("")
         self.extend(
             [
                 self.image,

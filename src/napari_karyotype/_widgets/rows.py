@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from magicgui.widgets import Label, PushButton
+from magicgui.widgets import PushButton
 
 from napari_karyotype._widgets._base import ViewerWidget
-from napari_karyotype._widgets._common import ROWS_LAYER, find_layer, guarded, info, layer_image
+from napari_karyotype._widgets._common import (
+    ROWS_LAYER,
+    find_layer,
+    guarded,
+    info,
+    layer_image,
+    text_label,
+)
 
 ROW_STYLE = {"edge_width": 3, "edge_color": "#ff8c00", "face_color": "transparent"}
 
@@ -18,7 +25,7 @@ class RowsWidget(ViewerWidget):
         super().__init__(napari_viewer, labels=False)
         self.image = self.layer_picker("Image", "image")
         self.propose = PushButton(text="Propose rows")
-        self.status = Label(value="")
+        self.status = text_label("")
         self.extend([self.image, self.propose, self.status])
         self.native.setToolTip(
             "Propose one rectangle per karyogram row; then move, resize, add or delete shapes "

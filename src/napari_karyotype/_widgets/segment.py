@@ -13,7 +13,6 @@ from magicgui.widgets import (
     ComboBox,
     Container,
     FloatSpinBox,
-    Label,
     ProgressBar,
     PushButton,
     SpinBox,
@@ -33,6 +32,7 @@ from napari_karyotype._widgets._common import (
     layer_labels,
     notify_error,
     require_layer,
+    text_label,
 )
 from napari_karyotype.errors import KaryotypeError
 
@@ -124,7 +124,7 @@ class SegmentWidget(ViewerWidget):
         self.run_button = PushButton(text="Segment")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=1, value=0)
-        self.status = Label(value="")
+        self.status = text_label("")
         buttons = Container(
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
