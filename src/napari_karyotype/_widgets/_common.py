@@ -123,9 +123,13 @@ def first_layer(viewer, kind: str, prefer: str | None = None):
 def text_label(value: str = ""):
     """A magicgui Label whose text wraps (long lines must not widen the dock)."""
     from magicgui.widgets import Label
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QSizePolicy
 
     label = Label(value=value)
     label.native.setWordWrap(True)
+    label.native.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    label.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     return label
 
 
