@@ -16,11 +16,6 @@ from napari_karyotype.features import COLUMNS, summarize
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _clean_exit(request):
-    helpers.exit_cleanly_after(request.session)
-
-
 @pytest.fixture
 def notes(monkeypatch):
     """The notifications the widgets show during one test."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import os
-import sys
-
 import numpy as np
 
 WORKER_TIMEOUT_MS = 120_000
@@ -69,23 +65,3 @@ def layer_state(viewer) -> list[tuple]:
         features = layer.features.to_csv() if hasattr(layer, "features") else ""
         out.append((layer.name, type(layer).__name__, digest, features))
     return out
-
-
-def exit_cleanly_after(session) -> None:
-    """End the test process without C++ static destructors once pytest is done.
-
-    With a napari canvas on Mesa (which loads libLLVM) and TensorFlow (which bundles its own
-    LLVM) in one process, LLVM's static destructors free each other's memory at exit: the run
-    aborts with "free(): invalid pointer" (status 134) after every test passed. Python's atexit
-    handlers run before those destructors, so this one leaves with pytest's own status.
-    """
-    if getattr(session, "_karyotype_exit_registered", False):
-        return
-    session._karyotype_exit_registered = True
-
-    def leave():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(int(getattr(session, "exitstatus", 0) or 0))
-
-    atexit.register(leave)

@@ -7,7 +7,6 @@ Keras (and its backend) is imported only when a model is first loaded. The bundl
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,9 @@ def bundled_model_path() -> Path:
 
 
 def _quiet_backend() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from napari_karyotype.backend import import_tensorflow
+
+    import_tensorflow()
 
 
 def read_model_file(path: str | Path, *, load_keras: bool = True):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import sys
-import threading
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -14,6 +11,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
+from napari_karyotype.backend import import_tensorflow, llvm_loaded  # noqa: F401 (re-export)
 from napari_karyotype.errors import KaryotypeError
 
 log = logging.getLogger("napari_karyotype")
@@ -163,39 +161,3 @@ class Relay(QObject):
     value = Signal(object)
 
 
-_TF_LOCK = threading.Lock()
-
-
-def llvm_loaded() -> bool:
-    """Whether a shared libLLVM is mapped into this process (Mesa's OpenGL drivers load one)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return any("libLLVM" in line for line in maps)
-    except OSError:
-        return False
-
-
-def import_tensorflow() -> None:
-    """Import TensorFlow so that it does not clash with the LLVM of Mesa's OpenGL driver.
-
-    napari's canvas on Mesa (llvmpipe, radeonsi…) loads libLLVM; TensorFlow bundles its own
-    LLVM. Imported plainly after the canvas exists, TensorFlow binds to Mesa's copy and crashes
-    (segmentation fault). ``RTLD_DEEPBIND`` makes TensorFlow's libraries use their own symbols.
-    Only done when a libLLVM is already loaded; a no-op once TensorFlow is imported.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    with _TF_LOCK:
-        if "tensorflow" in sys.modules:
-            return
-        deepbind = getattr(os, "RTLD_DEEPBIND", 0)
-        if not deepbind or not llvm_loaded():
-            import tensorflow  # noqa: F401
-
-            return
-        old = sys.getdlopenflags()
-        sys.setdlopenflags(old | deepbind)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            sys.setdlopenflags(old)
