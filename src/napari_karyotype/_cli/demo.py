@@ -112,6 +112,11 @@ def run_headless(out: Path, *, seed: int = 0, model: Path | None = None, log=Non
         f"({100 * got['accuracy']:.1f} %) segmented (IoU >= 0.5) and correctly classified",
         file=log,
     )
+    print(
+        f"{'':21}(the sample is drawn from the ISCN ideogram, not photographed; the CNN,\n"
+        f"{'':21}trained on real cells, does far better on real karyograms)",
+        file=log,
+    )
     if s.flags:
         print(f"  flags:             {'; '.join(s.flags)}", file=log)
     print(
