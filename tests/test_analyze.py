@@ -151,3 +151,20 @@ def test_analyze_files_skips_a_bad_file(composed, classifier, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(KaryotypeError, match="no karyogram images"):
         analyze_files([tmp_path / "empty"], tmp_path / "out2", classifier=classifier)
+
+
+@pytest.mark.parametrize("magnification", [0.6, 1.5])
+def test_pipeline_at_another_magnification(cells, magnification):
+    """A karyogram imaged at 0.6x or 1.5x the training magnification: the pipeline estimates the
+    scale (about 1 / magnification relative to the cell's own) and keeps >= 95 % correct.
+    Bundled model trained on all shared cells (this one included): the pipeline is tested."""
+    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.scale import DATASET_STATS, estimate_scale
+
+    clf = bundled_classifier()
+    cell = cells[ACCURACY_CELLS[1]]
+    c = compose_karyogram(cell, seed=1, scale=magnification)
+    result = analyze_image(c.image, rows="auto", classifier=clf)
+    natural = estimate_scale(compose_karyogram(cell, seed=1).labels, DATASET_STATS, tolerance=0)
+    assert result.summary.scale * magnification == pytest.approx(natural, rel=0.08)
+    assert score(result.labels, result.features, c.labels, c.classes)["accuracy"] >= 0.95
