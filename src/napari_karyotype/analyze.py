@@ -198,6 +198,16 @@ def _stems(paths: Sequence[Path]) -> list[str]:
     return stems
 
 
+def _one_line(err: BaseException) -> str:
+    """A failure as one line: a KaryotypeError's message, else the type and first line."""
+    if isinstance(err, KaryotypeError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "out of memory"
+    text = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+    return f"unexpected {type(err).__name__}" + (f": {text}" if text else "")
+
+
 def _bar(done: int, total: int, width: int = 20) -> str:
     filled = round(width * done / max(total, 1))
     return "#" * filled + "-" * (width - filled)
@@ -244,14 +254,8 @@ def analyze_files(
         try:
             result = analyze_image(path, rows=rows, classifier=clf, assign=assign)
             write_outputs(result, out_dir, stem)
-        except KaryotypeError as err:
-            msg = str(err)
-            failures.append((path, msg))
-            records.append({"file": str(path), "error": msg})
-            print(f"[{i}/{total}] {_bar(i, total)} {path.name}: skipped: {msg}", file=log)
-            continue
-        except MemoryError:
-            msg = "out of memory"
+        except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
+            msg = _one_line(err)
             failures.append((path, msg))
             records.append({"file": str(path), "error": msg})
             print(f"[{i}/{total}] {_bar(i, total)} {path.name}: skipped: {msg}", file=log)
