@@ -337,7 +337,7 @@ def classify_cell(
     clf = _load(classifier)
     ids = label_ids(labels)
     step("measuring chromosomes")
-    geometry = label_geometry(labels, ids)
+    geometry = label_geometry(labels, ids, known=old)
     features = empty_features(len(ids))
     features["label"] = ids
     features[["area", "length", "centroid"]] = geometry[["area", "length", "centroid"]].to_numpy()
