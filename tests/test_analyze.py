@@ -41,6 +41,7 @@ def composed(cells):
     return compose_karyogram(cells[ACCURACY_CELLS[0]], seed=4)
 
 
+@pytest.mark.data
 def test_pipeline_on_composed_real_cells(cells):
     """>= 95 % of all chromosomes of karyograms composed from real cells are both segmented
     (IoU >= 0.5) and correctly classified, with proposed rows and the bundled model.
@@ -65,6 +66,7 @@ def test_pipeline_on_composed_real_cells(cells):
     assert correct / total >= 0.95
 
 
+@pytest.mark.data
 def test_analysis_is_complete_and_consistent(composed, classifier):
     steps = []
     result = analyze_image(
@@ -101,6 +103,7 @@ def test_score_counts_segmentation_and_class():
     assert got == {"n_true": 3, "n_found": 3, "segmented": 2, "correct": 1, "accuracy": 1 / 3}
 
 
+@pytest.mark.data
 def test_outputs_are_written_and_readable(composed, classifier, tmp_path):
     import imageio.v3 as iio
     import tifffile
@@ -124,6 +127,7 @@ def test_collect_images_skips_outputs(tmp_path):
     assert [p.name for p in found] == ["a.png", "b.TIF", "c.jpg", "missing.png"]
 
 
+@pytest.mark.data
 def test_analyze_files_skips_a_bad_file(composed, classifier, tmp_path):
     import imageio.v3 as iio
 
@@ -153,6 +157,7 @@ def test_analyze_files_skips_a_bad_file(composed, classifier, tmp_path):
         analyze_files([tmp_path / "empty"], tmp_path / "out2", classifier=classifier)
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("magnification", [0.6, 1.5])
 def test_pipeline_at_another_magnification(cells, magnification):
     """A karyogram imaged at 0.6x or 1.5x the training magnification: the pipeline estimates the

@@ -38,6 +38,7 @@ def karyograms(cells, tmp_path_factory):
     return folder
 
 
+@pytest.mark.data
 def test_analyze_writes_every_output(karyograms, model, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["analyze", str(karyograms), "--out", str(out), "--model", model])
@@ -55,6 +56,7 @@ def test_analyze_writes_every_output(karyograms, model, tmp_path, capsys):
     assert "[1/2]" in err and "[2/2]" in err and "2 of 2 images analysed" in err
 
 
+@pytest.mark.data
 def test_bad_file_is_skipped_with_exit_status_2(karyograms, model, tmp_path, capsys):
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00garbage")
@@ -73,6 +75,7 @@ def test_bad_file_is_skipped_with_exit_status_2(karyograms, model, tmp_path, cap
     assert len(pd.read_csv(out / "summary.csv")) == 2
 
 
+@pytest.mark.data
 def test_rows_from_a_shapes_csv(karyograms, model, tmp_path):
     out = tmp_path / "out"
     rows = karyograms / "rows_a.csv"
@@ -88,6 +91,7 @@ def test_rows_from_a_shapes_csv(karyograms, model, tmp_path):
         (["--rows", "nope.csv"], "nope.csv: no such file"),
     ],
 )
+@pytest.mark.data
 def test_bad_options_are_one_line_errors(karyograms, tmp_path, capsys, extra, message):
     code = main(["analyze", str(karyograms / "cell_a.png"), "--out", str(tmp_path), *extra])
     assert code == 2
@@ -101,15 +105,16 @@ def test_empty_folder_is_an_error(tmp_path, capsys):
     assert "no karyogram images" in capsys.readouterr().err
 
 
-def test_demo_runs_headless_without_a_display(model, tmp_path):
-    """The README's first command: with no display it runs the pipeline and reports."""
+def test_demo_runs_headless_without_a_display(request, tmp_path):
+    """The README's first command: with no display it runs the pipeline and reports (with the
+    bundled model, no dataset needed)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "napari_karyotype.cli", "demo", "--out", str(out)]
     from napari_karyotype.classifier import bundled_model_path
 
     if not bundled_model_path().is_file():
-        cmd += ["--model", model]
+        cmd += ["--model", request.getfixturevalue("model")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "running headless" in proc.stderr

@@ -34,6 +34,7 @@ def tight(image: np.ndarray) -> np.ndarray:
     return np.where(mask, image, 255)[sl]
 
 
+@pytest.mark.data
 def test_table_csv_round_trip(composed, tmp_path):
     table = relabel(truth_table(composed), int(composed.labels.max()), "X")
     path = write_table_csv(tmp_path / "cell.csv", table)
@@ -55,6 +56,7 @@ def test_crop_names_follow_the_dataset():
     assert crop_name("c1", "Y", 3) == "c1.K.chry.3invert_pad.gif"
 
 
+@pytest.mark.data
 def test_exported_cell_reads_back_as_the_dataset(cell, composed, tmp_path):
     """Export a composed real cell with its true classes: ``load_chromosomes`` reads the same
     classes and the same chromosome images back (the crops of the dataset, made white outside the
@@ -77,6 +79,7 @@ def test_exported_cell_reads_back_as_the_dataset(cell, composed, tmp_path):
     assert homologs == [("1", 1), ("1", 2)]
 
 
+@pytest.mark.data
 def test_export_options_and_refusals(composed, tmp_path):
     table = truth_table(composed)
     lab = int(table["label"].iloc[0])

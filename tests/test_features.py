@@ -89,6 +89,7 @@ def test_skeleton_length_of_simple_shapes():
     assert skeleton_length(np.zeros((5, 5), bool)) == 0.0
 
 
+@pytest.mark.data
 def test_label_geometry_matches_the_masks(composed):
     g = label_geometry(composed.labels)
     assert list(g.columns) == ["label", "area", "length", "centroid"]
@@ -104,6 +105,7 @@ def test_label_geometry_matches_the_masks(composed):
 
 
 # ------------------------------------------------------------------------------ classification
+@pytest.mark.data
 def test_classify_cell_fills_the_table(composed, classifier):
     seen = []
     table, summary = classify_cell(
@@ -123,11 +125,13 @@ def test_classify_cell_fills_the_table(composed, classifier):
     assert seen and seen[-1][0] == seen[-1][1]  # progress reaches its total
 
 
+@pytest.mark.data
 def test_no_assign_keeps_the_cnn_class(composed, classifier):
     table, _ = classify_cell(composed.image, composed.labels, classifier, assign=False)
     assert (table["assigned"] == table["chromosome"]).all()
 
 
+@pytest.mark.data
 def test_reclassifying_keeps_verified_labels(composed, classifier):
     table, _ = classify_cell(composed.image, composed.labels, classifier, scale=1.0)
     first, second = (int(v) for v in table["label"].iloc[:2])
@@ -151,6 +155,7 @@ def test_reclassifying_keeps_verified_labels(composed, classifier):
         classify_cell(composed.image, composed.labels, classifier, verified={first: "Z"})
 
 
+@pytest.mark.data
 def test_classify_cell_rejects_mismatched_input(composed, classifier):
     with pytest.raises(KaryotypeError, match="width x height"):
         classify_cell(composed.image[:-5], composed.labels, classifier)
@@ -159,6 +164,7 @@ def test_classify_cell_rejects_mismatched_input(composed, classifier):
 
 
 # -------------------------------------------------------------------------------- user edits
+@pytest.mark.data
 def test_relabel_returns_a_new_table(composed):
     table = truth_table(composed)
     lab = int(table["label"].iloc[3])
@@ -175,6 +181,7 @@ def test_relabel_returns_a_new_table(composed):
         relabel(table, lab, "25")
 
 
+@pytest.mark.data
 def test_sync_after_delete_split_and_merge(composed):
     table = truth_table(composed)
     a, b, c = (int(v) for v in table["label"].iloc[:3])
@@ -203,6 +210,7 @@ def test_sync_after_delete_split_and_merge(composed):
     assert s.count == len(after) and "unclassified" in "; ".join(s.flags)
 
 
+@pytest.mark.data
 def test_summarize_reads_numerical_karyotypes(composed):
     table = truth_table(composed)
     s = summarize(table)

@@ -26,6 +26,7 @@ def ink_bands(image: np.ndarray) -> list[tuple[int, int]]:
     return [tuple(np.flatnonzero(lab == i)[[0, -1]]) for i in range(1, n + 1)]
 
 
+@pytest.mark.data
 def test_arranged_in_standard_rows_with_names(composed):
     table = truth_table(composed)
     out = arrange_karyogram(composed.image, composed.labels, table)
@@ -44,6 +45,7 @@ def test_arranged_in_standard_rows_with_names(composed):
     assert heights[0] > heights[6]
 
 
+@pytest.mark.data
 def test_unassigned_go_to_an_extra_row(composed):
     table = truth_table(composed)
     table.loc[table.index[:3], "assigned"] = ""
@@ -52,6 +54,7 @@ def test_unassigned_go_to_an_extra_row(composed):
     assert len(ink_bands(out)) == 9  # 4 rows + names, then the unassigned row (no name)
 
 
+@pytest.mark.data
 def test_extra_copy_sits_with_its_pair(composed):
     table = truth_table(composed)
     lab = int(table.loc[table["assigned"] == "18", "label"].iloc[0])
@@ -67,6 +70,7 @@ def test_extra_copy_sits_with_its_pair(composed):
     assert ink_cols(moved, 3) > ink_cols(plain, 3)
 
 
+@pytest.mark.data
 def test_save_png_round_trip(composed, tmp_path):
     import imageio.v3 as iio
 

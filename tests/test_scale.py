@@ -25,10 +25,12 @@ def composed(cells):
     return {(c, s): compose_karyogram(cells[c], scale=s) for c in CELLS for s in (0.6, 1.0, 1.5)}
 
 
+@pytest.mark.data
 def test_bundled_statistics_are_those_of_the_dataset(chromosomes):
     assert size_stats(chromosomes) == DATASET_STATS
 
 
+@pytest.mark.data
 def test_canvas_length_constant_is_that_of_the_dataset(chromosomes):
     from napari_karyotype.preprocess import canvas_stats, dataset_canvas
 
@@ -36,6 +38,7 @@ def test_canvas_length_constant_is_that_of_the_dataset(chromosomes):
     assert abs(canvas_stats(canvases)["median_length_px"] - DATASET_CANVAS_LENGTH) <= 2
 
 
+@pytest.mark.data
 def test_estimate_follows_the_magnification(composed):
     """At 0.6x and 1.5x the estimate is the cell's own 1x estimate divided by the magnification
     (within 3 %), and with the default tolerance a 1x cell is left alone or barely moved."""
@@ -49,6 +52,7 @@ def test_estimate_follows_the_magnification(composed):
         assert est == 1.0 or abs(est - base) < 1e-9
 
 
+@pytest.mark.data
 def test_classes_make_a_partial_cell_reliable(composed):
     """Rows 3 and 4 alone (small chromosomes) fool the cell median but not the per-class ratio."""
     for cell in CELLS:
@@ -86,6 +90,7 @@ def test_model_stats_read_the_side_car():
     )
 
 
+@pytest.mark.data
 def test_accuracy_holds_at_other_magnifications(cells):
     """Cells composed at 0.6x and 1.5x, classified on their true labels with the estimated
     scale, are about as accurate as at 1x; at the training scale (1.0) they are not.
