@@ -133,3 +133,23 @@ def test_no_display_means_headless(monkeypatch):
     assert "no display" in demo.display_problem()
     monkeypatch.setenv("DISPLAY", ":99")
     assert demo.display_problem() is None  # napari and qtpy are installed here
+
+
+def test_demo_sample_is_real_where_possible_else_synthetic(monkeypatch, capsys):
+    """Offline and without the shared copy, the demo says so in one line and draws the synthetic
+    karyogram; asking for the real cell explicitly is then a one-line error."""
+    from napari_karyotype import fetch
+    from napari_karyotype._cli import demo
+    from napari_karyotype.errors import KaryotypeError
+
+    def offline(*args, **kwargs):
+        raise KaryotypeError("cannot download 173449.035.zip: offline or unreachable")
+
+    monkeypatch.setattr(fetch, "load_cell", offline)
+    composed, description, key = demo.load_sample("auto", seed=0)
+    assert key == "synthetic" and "synthetic" in description
+    assert len(composed.classes) == 46
+    err = capsys.readouterr().err
+    assert "offline" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(KaryotypeError, match="offline"):
+        demo.load_sample("real", seed=0)

@@ -1,7 +1,9 @@
 """``napari-karyotype demo``: napari with the sample karyogram, or the whole pipeline headless.
 
-With a display (and napari importable) it opens napari with the synthetic sample karyogram, its
-proposed rows and the plugin's widgets docked. With ``--headless``, or where there is no display
+With a display (and napari importable) it opens napari with the sample karyogram, its proposed
+rows and the plugin's widgets docked. The sample is a karyogram composed from one real cell of
+Hu et al. 2019 (shared copy, cache, or a pinned download); offline it falls back to the synthetic
+karyogram drawn from the ISCN ideogram. With ``--headless``, or where there is no display
 or no napari/Qt, it runs rows, active contours, CNN and assignment on the same sample, writes the
 outputs to a folder and prints a short report, accuracy against the sample's truth included.
 """
@@ -26,8 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"output folder of the headless run (default: ./{DEFAULT_OUT})",
     )  # fmt: skip
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the synthetic sample (default: 0)"
-    )
+        "--sample", choices=("auto", "real", "synthetic"), default="auto",
+        help="real Hu et al. cell, synthetic ideogram karyogram, or auto: real where it can be "
+        "had, else synthetic (default: auto)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="layout/drawing seed (default: 0)")
     parser.add_argument(
         "--model", type=Path, default=None, metavar="MODEL.keras",
         help="classifier to use (default: the bundled model)",
@@ -48,17 +53,37 @@ def display_problem() -> str | None:
     return None
 
 
+def load_sample(kind: str = "auto", seed: int = 0):
+    """``(composed karyogram, description, napari sample key)`` of the chosen sample kind."""
+    from napari_karyotype.errors import KaryotypeError
+
+    if kind in ("auto", "real"):
+        from napari_karyotype.compose import compose_karyogram
+        from napari_karyotype.fetch import SAMPLE_CELL, load_cell
+
+        try:
+            composed = compose_karyogram(load_cell(SAMPLE_CELL), seed=seed)
+            return composed, f"Hu et al. 2019 cell {SAMPLE_CELL}", "hu2019"
+        except KaryotypeError as err:
+            if kind == "real":
+                raise
+            print(f"napari-karyotype demo: {err}; using the synthetic sample", file=sys.stderr)
+    from napari_karyotype.synthetic import synthetic_karyogram
+
+    return synthetic_karyogram(seed=seed), "synthetic (ISCN ideogram)", "synthetic"
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.headless:
         problem = display_problem()
         if problem is None:
             return open_window(args)
         print(f"napari-karyotype demo: {problem}: running headless", file=sys.stderr)
-    return run_headless(args.out, seed=args.seed, model=args.model)
+    return run_headless(args.out, seed=args.seed, model=args.model, sample=args.sample)
 
 
 def open_window(args: argparse.Namespace) -> int:
-    """napari with the synthetic sample, its rows and the widgets docked; blocks until closed."""
+    """napari with the sample, its rows and the widgets docked; blocks until closed."""
     try:
         import napari
 
@@ -66,29 +91,31 @@ def open_window(args: argparse.Namespace) -> int:
     except ImportError as err:  # napari or Qt broken at import: do the headless run instead
         print(f"napari-karyotype demo: cannot import napari ({err}): running headless",
               file=sys.stderr)  # fmt: skip
-        return run_headless(args.out, seed=args.seed, model=args.model)
+        return run_headless(args.out, seed=args.seed, model=args.model, sample=args.sample)
     if args.model is not None and not Path(args.model).is_file():
         from napari_karyotype.errors import KaryotypeError
 
         raise KaryotypeError(f"{args.model}: model file not found")
+    _, _, key = load_sample(args.sample, args.seed)  # fetches the real cell once, if it can
     viewer = napari.Viewer(title="napari-karyotype demo")
-    open_demo(viewer, model=None if args.model is None else str(args.model))
+    open_demo(viewer, sample=key, model=None if args.model is None else str(args.model))
     napari.run()
     return 0
 
 
-def run_headless(out: Path, *, seed: int = 0, model: Path | None = None, log=None) -> int:
-    """The pipeline on the synthetic sample; outputs in ``out``; a short report on ``log``."""
+def run_headless(
+    out: Path, *, seed: int = 0, model: Path | None = None, sample: str = "auto", log=None
+) -> int:
+    """The pipeline on the sample; outputs in ``out``; a short report on ``log``."""
     import imageio.v3 as iio
 
     from napari_karyotype.analyze import analyze_image, score, write_outputs
     from napari_karyotype.assign import iscn_of
     from napari_karyotype.classifier import load_classifier
     from napari_karyotype.errors import KaryotypeError
-    from napari_karyotype.synthetic import synthetic_karyogram
 
     log = log or sys.stdout
-    sample = synthetic_karyogram(seed=seed)
+    sample, description, key = load_sample(sample, seed)
     classifier = load_classifier(model)
     result = analyze_image(sample.image, rows="auto", classifier=classifier)
     paths = write_outputs(result, out, "sample")
@@ -100,7 +127,7 @@ def run_headless(out: Path, *, seed: int = 0, model: Path | None = None, log=Non
     got = score(result.labels, result.features, sample.labels, sample.classes)
     truth = iscn_of(list(sample.classes.values()))
     secs = result.seconds
-    print(f"napari-karyotype demo (headless): synthetic {truth} karyogram, seed {seed}", file=log)
+    print(f"napari-karyotype demo (headless): {description}, {truth}, seed {seed}", file=log)
     print(f"  rows found:        {len(result.rows)}", file=log)
     print(f"  chromosomes:       {s.count} segmented (truth {got['n_true']})", file=log)
     print(f"  karyotype:         {s.iscn} (truth {truth})", file=log)
@@ -112,11 +139,14 @@ def run_headless(out: Path, *, seed: int = 0, model: Path | None = None, log=Non
         f"({100 * got['accuracy']:.1f} %) segmented (IoU >= 0.5) and correctly classified",
         file=log,
     )
-    print(
-        f"{'':21}(the sample is drawn from the ISCN ideogram, not photographed; the CNN,\n"
-        f"{'':21}trained on real cells, does far better on real karyograms)",
-        file=log,
-    )
+    if key == "synthetic":
+        print(
+            f"{'':21}(the sample is drawn from the ISCN ideogram, not photographed; the CNN,\n"
+            f"{'':21}trained on real cells, does far better on real karyograms)",
+            file=log,
+        )
+    else:
+        print(f"{'':21}(this cell is among the bundled CNN's training data)", file=log)
     if s.flags:
         print(f"  flags:             {'; '.join(s.flags)}", file=log)
     print(
