@@ -120,7 +120,7 @@ class SegmentWidget(ViewerWidget):
         self.threshold.native.setSpecialValueText(AUTO)
         for field in (self.iterations, self.threshold, self.min_size):
             field.tooltip = "at its minimum, chosen from the image"
-        self.refine = CheckBox(text="refine (split touching, fill holes)", value=defaults["refine"])
+        self.refine = CheckBox(text="refine outlines (parametric snake)", value=defaults["refine"])
         self.run_button = PushButton(text="Segment")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=1, value=0)
