@@ -49,6 +49,8 @@ RECIPES: dict[str, dict] = {
         "zoom": 0.05,
         "flip": True,
         "shift": 0.03,
+        "contrast": 0.0,
+        "gamma": 0.0,
     },
 }
 """Training recipe per architecture (``paper`` as published; ``compact`` chosen case-wise)."""
@@ -110,7 +112,9 @@ def augmentation(recipe: dict, seed: int = 0):
     """Training-only augmentation for a recipe: one random affine map per image, white fill.
 
     Rotation (± ``rotation_deg``), zoom (± ``zoom``), shift (± ``shift`` of the canvas) and, if
-    ``flip``, a left-right mirror, drawn with Keras' seeded random ops. Written with
+    ``flip``, a left-right mirror; staining jitter of the chromosome's ink (1 - canvas): scaled by
+    1 ± ``contrast`` and raised to the power exp(± ``gamma``), the white background unchanged.
+    Drawn with Keras' seeded random ops. Written with
     ``keras.ops`` so that it compiles (XLA) under JAX, unlike Keras' RandomRotation & co.
     """
     return _random_affine_class()(
@@ -118,6 +122,8 @@ def augmentation(recipe: dict, seed: int = 0):
         zoom=float(recipe.get("zoom", 0.0)),
         shift=float(recipe.get("shift", 0.0)),
         flip=bool(recipe.get("flip", False)),
+        contrast=float(recipe.get("contrast", 0.0)),
+        gamma=float(recipe.get("gamma", 0.0)),
         seed=seed,
         name="augmentation",
     )
@@ -130,9 +136,13 @@ def _random_affine_class():
     class RandomAffine(keras.layers.Layer):
         """Random rotation, zoom, shift and mirror about the canvas centre (training only)."""
 
-        def __init__(self, rotation_deg=0.0, zoom=0.0, shift=0.0, flip=False, seed=0, **kwargs):
+        def __init__(
+            self, rotation_deg=0.0, zoom=0.0, shift=0.0, flip=False, contrast=0.0, gamma=0.0,
+            seed=0, **kwargs,
+        ):  # fmt: skip
             super().__init__(**kwargs)
             self.rotation_deg, self.zoom, self.shift, self.flip = rotation_deg, zoom, shift, flip
+            self.contrast, self.gamma = contrast, gamma
             self.seed = seed
             self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -171,6 +181,12 @@ def _random_affine_class():
                 ],
                 axis=1,
             )
+            if self.contrast or self.gamma:
+                ink = ops.clip(1.0 - x, 0.0, 1.0)
+                c = 1.0 + draw(self.contrast) if self.contrast else ops.ones((n,))
+                g = ops.exp(draw(self.gamma)) if self.gamma else ops.ones((n,))
+                ink = ops.power(ink + 1e-6, g[:, None, None, None]) * c[:, None, None, None]
+                x = 1.0 - ops.clip(ink, 0.0, 1.0)
             return ops.image.affine_transform(
                 x,
                 ops.cast(transform, "float32"),

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_karyotype import CLASSES
+from napari_karyotype.backend import import_keras
 from napari_karyotype.dataset import Chromosome, case_of
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.preprocess import canvas_stats, dataset_canvas
@@ -136,7 +137,7 @@ def _size_stats(chromosomes: Sequence[Chromosome]) -> dict | None:
 
 
 def _deterministic(seed: int) -> None:
-    import keras
+    keras = import_keras()
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
@@ -176,7 +177,7 @@ def train(
     after the epoch that passes it (recorded in the side-car). ``keep="last"`` keeps the last
     epoch instead of the best by validation (as a final all-data model must).
     """
-    import keras
+    keras = import_keras()
 
     from napari_karyotype.architectures import RECIPES, augmentation, build_model, optimizer
 
