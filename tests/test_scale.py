@@ -93,7 +93,8 @@ def test_model_stats_read_the_side_car():
 @pytest.mark.data
 def test_accuracy_holds_at_other_magnifications(cells):
     """Cells composed at 0.6x and 1.5x, classified on their true labels with the estimated
-    scale, are about as accurate as at 1x; at the training scale (1.0) they are not.
+    scale, are about as accurate as at 1x; at the training scale (1.0) the CNN's own top class
+    is clearly worse (per-cell assignment can hide part of that).
 
     The bundled model was trained on all shared cells, these included: it is the scale
     estimate that is tested, not the classifier.
@@ -108,18 +109,24 @@ def test_accuracy_holds_at_other_magnifications(cells):
 
     def accuracy(c, scale):
         table, summary = classify_cell(c.image, c.labels, clf, scale=scale)
-        truth = [c.classes[int(lab)] for lab in table["label"]]
-        return float(np.mean(table["assigned"].to_numpy() == np.array(truth))), summary.scale
+        truth = np.array([c.classes[int(lab)] for lab in table["label"]])
+        assigned = float(np.mean(table["assigned"].to_numpy() == truth))
+        raw = float(np.mean(table["chromosome"].to_numpy() == truth))
+        return assigned, summary.scale, raw
 
-    base, got, naive = [], [], []
+    base, got, naive, got_raw, naive_raw = [], [], [], [], []
     for i, cell in enumerate(CELLS):
         base.append(accuracy(compose_karyogram(cells[cell], seed=i), None)[0])
         for s in (0.6, 1.5):
             c = compose_karyogram(cells[cell], seed=i, scale=s)
-            acc, used = accuracy(c, None)
+            acc, used, raw = accuracy(c, None)
             assert used == pytest.approx(estimate_scale(c.labels, DATASET_STATS), rel=0.1)
             got.append(acc)
-            naive.append(accuracy(c, 1.0)[0])
+            got_raw.append(raw)
+            acc_naive, _, raw_naive = accuracy(c, 1.0)
+            naive.append(acc_naive)
+            naive_raw.append(raw_naive)
     assert min(got) >= min(base) - 0.03
     assert np.mean(got) >= np.mean(base) - 0.02
-    assert np.mean(naive) < np.mean(got) - 0.05  # without the scale, size misleads the CNN
+    assert np.mean(naive) <= np.mean(got)
+    assert np.mean(naive_raw) < np.mean(got_raw) - 0.05  # without the scale, size misleads the CNN
