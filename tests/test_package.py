@@ -10,10 +10,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CORE = (
+    "analyze assign classifier compose dataset export features io karyogram preprocess rows "
+    "scale segment shapes synthetic training evaluation _sample_data"
+).split()
+
+
 def test_import_does_not_load_tensorflow_or_qt():
+    """The core and the CLI, the samples drawn, load neither TensorFlow/Keras nor napari/Qt."""
+    modules = ", ".join(f"napari_karyotype.{m}" for m in CORE)
     code = (
-        "import sys, napari_karyotype, napari_karyotype.cli;"
+        f"import sys, napari_karyotype.cli, {modules};"
         "napari_karyotype.cli.build_parser();"
+        "napari_karyotype._sample_data.synthetic_sample();"
         "names = ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy');"
         "heavy = [m for m in names if m in sys.modules];"
         "print(','.join(heavy))"
