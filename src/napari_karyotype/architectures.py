@@ -113,8 +113,7 @@ def augmentation(recipe: dict, seed: int = 0):
 
     Rotation (± ``rotation_deg``), zoom (± ``zoom``), shift (± ``shift`` of the canvas) and, if
     ``flip``, a left-right mirror; staining jitter of the chromosome's ink (1 - canvas): scaled by
-    1 ± ``contrast`` and raised to the power exp(± ``gamma``), the white background unchanged;
-    focus jitter: blended with a 3x3 blur by a weight in ± ``focus`` (negative sharpens).
+    1 ± ``contrast`` and raised to the power exp(± ``gamma``), the white background unchanged.
     Drawn with Keras' seeded random ops. Written with
     ``keras.ops`` so that it compiles (XLA) under JAX, unlike Keras' RandomRotation & co.
     """
@@ -125,7 +124,6 @@ def augmentation(recipe: dict, seed: int = 0):
         flip=bool(recipe.get("flip", False)),
         contrast=float(recipe.get("contrast", 0.0)),
         gamma=float(recipe.get("gamma", 0.0)),
-        focus=float(recipe.get("focus", 0.0)),
         seed=seed,
         name="augmentation",
     )
@@ -140,11 +138,11 @@ def _random_affine_class():
 
         def __init__(
             self, rotation_deg=0.0, zoom=0.0, shift=0.0, flip=False, contrast=0.0, gamma=0.0,
-            focus=0.0, seed=0, **kwargs,
+            seed=0, **kwargs,
         ):  # fmt: skip
             super().__init__(**kwargs)
             self.rotation_deg, self.zoom, self.shift, self.flip = rotation_deg, zoom, shift, flip
-            self.contrast, self.gamma, self.focus = contrast, gamma, focus
+            self.contrast, self.gamma = contrast, gamma
             self.seed = seed
             self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -189,12 +187,6 @@ def _random_affine_class():
                 g = ops.exp(draw(self.gamma)) if self.gamma else ops.ones((n,))
                 ink = ops.power(ink + 1e-6, g[:, None, None, None]) * c[:, None, None, None]
                 x = 1.0 - ops.clip(ink, 0.0, 1.0)
-            if self.focus:
-                kernel = ops.ones((3, 3, 1, 1), dtype=x.dtype) / 9.0
-                padded = ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=1.0)
-                blurred = ops.conv(padded, kernel, padding="valid")
-                a = draw(self.focus)[:, None, None, None]
-                x = ops.clip(x + a * (blurred - x), 0.0, 1.0)
             return ops.image.affine_transform(
                 x,
                 ops.cast(transform, "float32"),
