@@ -100,3 +100,27 @@ def test_export_options_and_refusals(composed, tmp_path):
     empty["assigned"] = ""
     with pytest.raises(KaryotypeError, match="no classified"):
         export_crops(composed.image, composed.labels, empty, tmp_path, "N.2")
+
+
+@pytest.mark.data
+def test_relabelled_export_fine_tunes_the_bundled_model(composed, tmp_path, capsys):
+    """A reviewed cell, one chromosome relabelled by the user, exported as crops, is training data
+    that ``napari-karyotype train --init`` reads unchanged: it fine-tunes the bundled model."""
+    import json
+
+    from napari_karyotype.classifier import bundled_model_path
+    from napari_karyotype.cli import main
+
+    table = truth_table(composed)
+    last = int(composed.labels.max())
+    table = relabel(table, last, "Y")
+    crops = tmp_path / "crops"
+    export_crops(composed.image, composed.labels, table, crops, "REVIEW.001")
+    back = load_chromosomes([crops])
+    assert sum(b.cls == "Y" for b in back) == sum(table["assigned"] == "Y")
+    out = tmp_path / "tuned.keras"
+    args = ["train", str(crops), "--out", str(out), "--epochs", "1", "--val-cases", "none"]
+    assert main([*args, "--init", str(bundled_model_path())]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert record["init"] == str(bundled_model_path())
+    assert "epoch 1/1" in capsys.readouterr().out
