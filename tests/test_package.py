@@ -51,3 +51,25 @@ def test_code_is_ruff_clean():
         text=True,
     )
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+def test_wheel_ships_the_model_manifest_and_data(tmp_path):
+    """A non-editable install gets the bundled model, its card, the manifest and the ideogram."""
+    import zipfile
+
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = tmp_path.glob("napari_karyotype-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in (
+        "napari_karyotype/napari.yaml",
+        "napari_karyotype/models/karyotype_cnn.keras",
+        "napari_karyotype/models/karyotype_cnn.json",
+        "napari_karyotype/models/MODEL_CARD.md",
+        "napari_karyotype/data/cytoband_hg38.tsv",
+    ):
+        assert name in names
