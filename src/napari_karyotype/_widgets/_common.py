@@ -11,7 +11,6 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
-from napari_karyotype.backend import import_tensorflow, llvm_loaded  # noqa: F401 (re-export)
 from napari_karyotype.errors import KaryotypeError
 
 log = logging.getLogger("napari_karyotype")
@@ -155,9 +154,28 @@ def catching(func: Callable) -> Callable[[], Outcome]:
     return run
 
 
+def start_worker(func: Callable, on_value: Callable, on_error: Callable, on_finished: Callable):
+    """A napari worker (not started) running ``func`` off the GUI thread.
+
+    Its value reaches ``on_value`` and any exception ``on_error`` (as a value, so that the widget
+    shows one line, not napari's traceback notification); ``on_finished`` runs in either case.
+    """
+    from napari.qt.threading import create_worker
+
+    def outcome(result: Outcome) -> None:
+        if result.error is not None:
+            on_error(result.error)
+        else:
+            on_value(result.value)
+
+    worker = create_worker(catching(func), _start_thread=False)
+    worker.returned.connect(outcome)
+    worker.errored.connect(on_error)
+    worker.finished.connect(on_finished)
+    return worker
+
+
 class Relay(QObject):
     """Carries values from a worker thread to the GUI thread (queued Qt signal)."""
 
     value = Signal(object)
-
-

@@ -30,15 +30,14 @@ from napari_karyotype._widgets._common import (
     CLASSES_LAYER,
     LABELS_LAYER,
     Relay,
-    catching,
     find_layer,
     guarded,
-    import_tensorflow,
     info,
     layer_image,
     layer_labels,
     notify_error,
     require_layer,
+    start_worker,
     text_label,
 )
 from napari_karyotype._widgets.display import (
@@ -234,8 +233,6 @@ class ClassifyWidget(ViewerWidget):
     @guarded("Classification")
     def run(self, _=None):
         """Classify every label in a worker thread; returns the worker (None if input is bad)."""
-        from napari.qt.threading import create_worker
-
         from napari_karyotype.features import classify_cell
 
         if self.worker is not None:
@@ -254,7 +251,6 @@ class ClassifyWidget(ViewerWidget):
             self._relay.value.emit((int(done), int(total), str(what)))
 
         def work():
-            import_tensorflow()
             return classify_cell(
                 image,
                 labels,
@@ -265,16 +261,10 @@ class ClassifyWidget(ViewerWidget):
                 progress=progress,
             )
 
-        def on_outcome(outcome):
-            if outcome.error is not None:
-                self._on_error(outcome.error)
-            else:
-                self._on_classified(outcome.value, layer, labels)
+        def on_value(table_and_summary):
+            self._on_classified(table_and_summary, layer, labels)
 
-        worker = create_worker(catching(work), _start_thread=False)
-        worker.returned.connect(on_outcome)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
+        worker = start_worker(work, on_value, self._on_error, self._on_finished)
         self.worker = worker
         self.run_button.enabled = False
         self.progress.value = 0

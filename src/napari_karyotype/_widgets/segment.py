@@ -24,7 +24,6 @@ from napari_karyotype._widgets._common import (
     PREVIEW_LAYER,
     ROWS_LAYER,
     Relay,
-    catching,
     find_layer,
     guarded,
     info,
@@ -32,6 +31,7 @@ from napari_karyotype._widgets._common import (
     layer_labels,
     notify_error,
     require_layer,
+    start_worker,
     text_label,
 )
 from napari_karyotype.errors import KaryotypeError
@@ -169,8 +169,6 @@ class SegmentWidget(ViewerWidget):
     @guarded("Segmentation")
     def run(self, _=None):
         """Start segmenting in a worker thread; returns the worker (None if input is bad)."""
-        from napari.qt.threading import create_worker
-
         from napari_karyotype.segment import segment
 
         if self.worker is not None:
@@ -203,10 +201,7 @@ class SegmentWidget(ViewerWidget):
                 **params,
             )
 
-        worker = create_worker(catching(work), _start_thread=False)
-        worker.returned.connect(self._on_outcome)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
+        worker = start_worker(work, self._on_done, self._on_error, self._on_finished)
         self.worker = worker
         self.run_button.enabled = False
         self.cancel_button.enabled = True
@@ -255,12 +250,6 @@ class SegmentWidget(ViewerWidget):
         layer = find_layer(self.viewer, PREVIEW_LAYER, "Labels")
         if layer is not None:
             self.viewer.layers.remove(layer)
-
-    def _on_outcome(self, outcome):
-        if outcome.error is not None:
-            self._on_error(outcome.error)
-        else:
-            self._on_done(outcome.value)
 
     def _on_done(self, labels):
         if self._stop.is_set():
