@@ -130,3 +130,97 @@ def test_accuracy_holds_at_other_magnifications(cells):
     assert np.mean(got) >= np.mean(base) - 0.02
     assert np.mean(naive) <= np.mean(got)
     assert np.mean(naive_raw) < np.mean(got_raw) - 0.05  # without the scale, size misleads the CNN
+
+
+def test_cell_scale_refines_with_confident_classes():
+    """A partial cell of small chromosomes: the median fools the first pass; the confident
+    classes (and the user's verified ones) pull the scale to the truth; the CNN is asked twice."""
+    from napari_karyotype import CLASSES
+    from napari_karyotype.scale import cell_scale_and_probs
+
+    per_class = DATASET_STATS["class_median_axis"]
+    small = ["19", "20", "21", "22", "19", "20", "21", "22"]
+    axes = np.array([per_class[c] * 1.25 for c in small])  # a 1.25x cell: true factor 0.8
+    calls = []
+
+    def predict(scale):
+        calls.append(scale)
+        p = np.full((len(small), len(CLASSES)), 0.01)
+        for i, c in enumerate(small):
+            p[i, CLASSES.index(c)] = 0.9 if i < 6 else 0.3  # two unsure ones
+        return p / p.sum(axis=1, keepdims=True)
+
+    scale, probs = cell_scale_and_probs(axes, DATASET_STATS, predict, tolerance=0)
+    assert scale == pytest.approx(0.8, rel=1e-6) and len(calls) == 2
+    assert calls[0] > 1.2  # blind: small chromosomes look like a low magnification
+    assert probs.shape == (8, 24)
+
+
+def test_a_whole_cell_is_classified_once():
+    """A whole 46,XX cell at 1.25x: the median-based scale is within 5 % of the class-based one,
+    so the CNN is asked once."""
+    from napari_karyotype import CLASSES
+    from napari_karyotype.scale import cell_scale_and_probs
+
+    per_class = DATASET_STATS["class_median_axis"]
+    whole = [c for c in CLASSES[:22] for _ in (0, 1)] + ["X", "X"]
+    axes = np.array([per_class[c] * 1.25 for c in whole])
+    calls = []
+
+    def predict(scale):
+        calls.append(scale)
+        p = np.full((len(whole), len(CLASSES)), 0.001)
+        p[np.arange(len(whole)), [CLASSES.index(c) for c in whole]] = 0.977
+        return p
+
+    scale, _ = cell_scale_and_probs(axes, DATASET_STATS, predict, tolerance=0)
+    assert len(calls) == 1 and scale == pytest.approx(0.8, rel=0.05)
+
+
+def test_fixed_classes_take_part_in_the_refinement():
+    from napari_karyotype import CLASSES
+    from napari_karyotype.scale import cell_scale_and_probs
+
+    per_class = DATASET_STATS["class_median_axis"]
+    cls = ["1", "2", "3", "21", "22"]
+    axes = np.array([per_class[c] for c in cls])
+    unsure = np.full((5, len(CLASSES)), 1 / len(CLASSES))
+    scale, _ = cell_scale_and_probs(axes, DATASET_STATS, lambda s: unsure, tolerance=0)
+    assert scale != pytest.approx(1.0, abs=0.05)  # no confident class: the median stays
+    fixed = dict(enumerate(cls))
+    scale, _ = cell_scale_and_probs(axes, DATASET_STATS, lambda s: unsure, fixed=fixed, tolerance=0)
+    assert scale == pytest.approx(1.0)
+
+
+@pytest.mark.data
+def test_cell_scales_bring_every_cell_to_the_training_size(chromosomes):
+    """Cells differ by condensation (0.74x to 1.5x); scaled by their factor, every cell's
+    chromosomes have the training size of their class, and the blind (median) factor a new
+    cell gets is within 8 % of the one from the true classes."""
+    from napari_karyotype.dataset import group_by_cell
+    from napari_karyotype.scale import cell_scales, crop_axis
+
+    known = cell_scales(chromosomes, DATASET_STATS)
+    blind = cell_scales(chromosomes, DATASET_STATS, use_classes=False)
+    assert min(known.values()) < 0.85 and max(known.values()) > 1.3
+    per_class = DATASET_STATS["class_median_axis"]
+    for cell, members in group_by_cell(chromosomes).items():
+        ratios = [crop_axis(c.image) * known[cell] / per_class[c.cls] for c in members]
+        assert np.median(ratios) == pytest.approx(1.0, abs=0.01)
+        assert blind[cell] / known[cell] == pytest.approx(1.0, abs=0.08), cell
+
+
+def test_per_cell_models_are_always_scaled():
+    from napari_karyotype.scale import PER_CELL, TOLERANCE, is_per_cell, tolerance_for
+
+    class Model:
+        def __init__(self, meta):
+            self.meta = meta
+
+    assert is_per_cell(Model({"size_normalisation": PER_CELL})) and is_per_cell(
+        {"size_normalisation": PER_CELL}
+    )
+    assert tolerance_for(Model({"size_normalisation": PER_CELL})) == 0.0
+    assert tolerance_for(Model({})) == TOLERANCE and not is_per_cell(
+        Model({"size_normalisation": "none"})
+    )

@@ -149,7 +149,15 @@ def classify_labels(
     classifier: Classifier | None = None,
     scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(label ids, probs (n, 24))`` for each non-zero label of a karyogram's label image."""
-    ids, canvases = label_canvases(image, labels, scale)
+    """``(label ids, probs (n, 24))`` for each non-zero label of a karyogram's label image.
+
+    ``scale`` None: 1.0, or for a model that learned per-cell sizes the cell's median-based
+    estimate (``features.classify_cell`` refines it with the classes found).
+    """
+    from napari_karyotype import scale as _scale
+
     classifier = classifier or load_classifier()
+    if scale is None and _scale.is_per_cell(classifier):
+        scale = _scale.estimate_scale(labels, _scale.model_stats(classifier), tolerance=0.0)
+    ids, canvases = label_canvases(image, labels, scale)
     return ids, classifier.predict_proba(canvases)

@@ -267,6 +267,10 @@ def copy_deviations(classes: list[str]) -> tuple[dict[str, int], dict[str, int]]
 LOW_CONFIDENCE = 0.5
 """Rows whose CNN confidence is below this are flagged for review."""
 
+UNUSUAL_SCALE = 1.5
+"""A size scale beyond this factor (either way) is flagged: the Hu et al. cells, imaged at one
+magnification, need 0.74x to 1.5x by condensation alone."""
+
 
 def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary:
     """Recompute the cell summary from a (possibly user-edited) features table."""
@@ -297,7 +301,7 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     )
     if changed:
         flags.append(f"{changed} reassigned from the CNN's top class")
-    if scale is not None and abs(np.log(scale)) > np.log(1.1):
+    if scale is not None and abs(np.log(scale)) > np.log(UNUSUAL_SCALE):
         flags.append(f"size scale {scale:.2f}")
     return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale)
 
@@ -348,17 +352,14 @@ def classify_cell(
     fixed = {lab: cls for lab, cls in fixed.items() if lab in set(ids.tolist())}
     step("classifying")
     if scale is None:
-        stats = _scale.model_stats(clf)
-        scale = _scale.estimate_scale(labels, stats)
-        probs = _probabilities(image, labels, ids, clf, scale)
-        # Refine: each chromosome against its own class (robust for a partial cell).
-        sure = probs.max(axis=1) >= 0.5  # confident classes only: these are mostly right
-        top = probs.argmax(axis=1)
-        guess = {int(ids[i]): CLASSES[top[i]] for i in np.flatnonzero(sure)}
-        refined = _scale.estimate_scale(labels, stats, classes=guess | fixed)
-        if abs(np.log(refined / scale)) > np.log(1.05):
-            scale = refined
-            probs = _probabilities(image, labels, ids, clf, scale)
+        index = {int(lab): i for i, lab in enumerate(ids)}
+        scale, probs = _scale.cell_scale_and_probs(
+            _scale.axis_lengths(labels, ids),
+            _scale.model_stats(clf),
+            lambda s: _probabilities(image, labels, ids, clf, s),
+            fixed={index[lab]: cls for lab, cls in fixed.items()},
+            tolerance=_scale.tolerance_for(clf),
+        )
     else:
         probs = _probabilities(image, labels, ids, clf, scale)
     ranked = np.argsort(-probs, axis=1)

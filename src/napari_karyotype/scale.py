@@ -1,8 +1,12 @@
-"""Size scale: bring a karyogram imaged at another magnification to the CNN's training size.
+"""Size scale: bring a cell's chromosomes to the CNN's training size.
 
-The CNN learned absolute chromosome sizes (the dataset crops keep the karyogram's scale). A cell
-imaged at 1.5x has chromosomes 1.5x longer; its scale factor is then about 1/1.5 — the factor that
-``preprocess.chromosome_canvas(..., scale=)`` applies to each crop.
+A cell imaged at 1.5x has chromosomes 1.5x longer; its scale factor is then about 1/1.5 — the
+factor that ``preprocess.chromosome_canvas(..., scale=)`` applies to each crop. Cells imaged at
+the same magnification differ too, by condensation: the median chromosome of the Hu et al. cells
+spans 0.74x to 1.5x the set's median. A model trained on the crops as they are (absolute sizes)
+tolerates that (:data:`TOLERANCE`); a :data:`PER_CELL` model was trained with every cell brought
+to the training size (:func:`cell_scales`), so it sees sizes relative to the cell — the
+cytogeneticist's relative length — and every cell is scaled before it is classified.
 
 The size of a chromosome here is the major axis length of its mask (from the second moments):
 exactly proportional to the magnification, fast, and insensitive to a pixel more or less of
@@ -11,14 +15,15 @@ few bad labels); with classes known it takes the median ratio of each chromosome
 median of its own class, which also works for a partial cell.
 
 Training statistics (``stats``) are a mapping with the keys of :func:`size_stats`:
-``median_axis`` (px), ``class_median_axis`` ({class: px}), ``median_area`` (px), ``n``; a model's
+``median_axis`` (px), ``class_median_axis`` ({class: px}), ``median_area`` (px), ``n`` and
+optionally ``cell_median_axis`` (px, the reference of a whole cell's median); a model's
 JSON side-car holds them under ``"size_stats"``. ``preprocess.canvas_stats`` (``median_length_px``,
 the bounding-box height) is understood too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +39,10 @@ magnification differ this much by condensation alone, and the CNN learned that v
 LIMITS = (0.25, 4.0)
 """The estimate is clipped to this range."""
 
+PER_CELL = "per-cell"
+"""Side-car ``size_normalisation`` of a model trained with every cell brought to the training
+size (:func:`cell_scales`): it learned sizes relative to the cell, so each cell is always scaled."""
+
 DATASET_STATS = {
     "median_axis": 83.05,
     "class_median_axis": {
@@ -44,6 +53,7 @@ DATASET_STATS = {
     },
     "median_area": 3593.0,
     "n": 3357,
+    "cell_median_axis": 87.46,
 }  # fmt: skip
 """``size_stats`` of the whole Hu et al. set (all 73 cells): the bundled model's training data.
 Used when a model's side-car holds no statistics (tests recompute and compare these numbers)."""
@@ -67,11 +77,14 @@ def size_stats(chromosomes: Iterable) -> dict:
     """Training statistics from dataset chromosomes (``dataset.Chromosome`` or uint8 crops).
 
     The chromosome of a crop is its largest connected set of pixels < 245. Returns
-    ``{"median_axis", "class_median_axis", "median_area", "n"}`` (see the module doc).
+    ``{"median_axis", "class_median_axis", "median_area", "n"}`` (see the module doc) and, for
+    chromosomes of whole cells, ``cell_median_axis``: the median over cells of the cell's median
+    axis once the cell is brought to ``class_median_axis`` by its classes — the reference of a
+    blind (class-free) estimate for a whole cell.
     """
     from napari_karyotype import CLASSES
 
-    axes, areas, classes = [], [], []
+    axes, areas, classes, cells = [], [], [], []
     for c in chromosomes:
         image = np.asarray(getattr(c, "image", c))
         mask = _largest(image < MASK_THRESHOLD)
@@ -80,6 +93,7 @@ def size_stats(chromosomes: Iterable) -> dict:
         axes.append(float(axis_lengths(mask.astype(np.uint8))[0]))
         areas.append(int(mask.sum()))
         classes.append(getattr(c, "cls", None))
+        cells.append(getattr(c, "cell", None))
     if not axes:
         raise KaryotypeError("no chromosomes to compute size statistics from")
     axes_arr = np.asarray(axes)
@@ -89,12 +103,22 @@ def size_stats(chromosomes: Iterable) -> dict:
         for cls in CLASSES
         if (classes_arr == cls).any()
     }
-    return {
+    stats = {
         "median_axis": round(float(np.median(axes_arr)), 2),
         "class_median_axis": per_class,
         "median_area": round(float(np.median(areas)), 2),
         "n": len(axes),
     }
+    cells_arr = np.asarray(cells, dtype=object)
+    normalised = []
+    for cell in {c for c in cells if c is not None}:
+        sel = cells_arr == cell
+        if sel.sum() >= 23:  # at least half a cell
+            f = factor_from_axes(axes_arr[sel], stats, list(classes_arr[sel]))
+            normalised.append(float(np.median(axes_arr[sel])) * f)
+    if normalised:
+        stats["cell_median_axis"] = round(float(np.median(normalised)), 2)
+    return stats
 
 
 def _largest(mask: np.ndarray) -> np.ndarray:
@@ -106,6 +130,48 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     sizes = np.bincount(lab.ravel())
     sizes[0] = 0
     return lab == sizes.argmax()
+
+
+def crop_axis(image: np.ndarray) -> float:
+    """Major axis length (px) of a dataset crop's chromosome (its largest set of pixels < 245)."""
+    mask = _largest(np.asarray(getattr(image, "image", image)) < MASK_THRESHOLD)
+    return float(axis_lengths(mask.astype(np.uint8))[0]) if mask.any() else 0.0
+
+
+def factor_from_axes(
+    axes: np.ndarray, stats: Mapping | None, classes: Sequence[str | None] | None = None
+) -> float | None:
+    """The raw factor that brings chromosomes of major axes ``axes`` to the training size.
+
+    With a class for at least 5 of them (``classes``, aligned with ``axes``; None where unknown):
+    the median of each one's ratio to the training median of its class; else the training
+    ``cell_median_axis`` (or, if absent, ``median_axis``) over the median of ``axes``. None when
+    nothing usable is given.
+    """
+    if not stats or not stats.get("median_axis"):
+        return None
+    axes = np.asarray(axes, dtype=float)
+    per_class = stats.get("class_median_axis") or {}
+    if classes is not None:
+        ratios = [
+            per_class[cls] / a
+            for a, cls in zip(axes, classes, strict=True)
+            if cls in per_class and a > 0
+        ]
+        if len(ratios) >= 5:
+            return float(np.median(ratios))
+    if not (axes > 0).any():
+        return None
+    reference = stats.get("cell_median_axis") or stats["median_axis"]
+    return float(reference) / float(np.median(axes[axes > 0]))
+
+
+def _settle(factor: float | None, tolerance: float) -> float:
+    if factor is None or not np.isfinite(factor) or factor <= 0:
+        return 1.0
+    if abs(np.log(factor)) <= np.log1p(tolerance):
+        return 1.0
+    return float(np.clip(factor, *LIMITS))
 
 
 def estimate_scale(
@@ -133,25 +199,73 @@ def estimate_scale(
         return 1.0
     factor = None
     if stats.get("median_axis"):
-        axes = axis_lengths(labels, ids)
-        per_class = stats.get("class_median_axis") or {}
-        ratios = [
-            per_class[classes[int(lab)]] / a
-            for lab, a in zip(ids, axes, strict=True)
-            if classes and classes.get(int(lab)) in per_class and a > 0
-        ]
-        if len(ratios) >= 5:
-            factor = float(np.median(ratios))
-        elif (axes > 0).any():
-            factor = float(stats["median_axis"]) / float(np.median(axes[axes > 0]))
+        known = [classes.get(int(lab)) for lab in ids] if classes else None
+        factor = factor_from_axes(axis_lengths(labels, ids), stats, known)
     elif stats.get("median_length_px"):  # preprocess.canvas_stats: bounding-box heights
         heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels) if s is not None]
         factor = float(stats["median_length_px"]) / float(np.median(heights))
-    if factor is None or not np.isfinite(factor) or factor <= 0:
-        return 1.0
-    if abs(np.log(factor)) <= np.log1p(tolerance):
-        return 1.0
-    return float(np.clip(factor, *LIMITS))
+    return _settle(factor, tolerance)
+
+
+def cell_scale_and_probs(
+    axes: np.ndarray,
+    stats: Mapping | None,
+    predict: Callable[[float], np.ndarray],
+    *,
+    fixed: Mapping[int, str] | None = None,
+    tolerance: float = TOLERANCE,
+) -> tuple[float, np.ndarray]:
+    """``(scale, probs)`` of one cell: classify at the median-based scale, then refine.
+
+    ``axes``: major axes of the cell's chromosomes; ``predict(scale)`` -> (n, 24) probabilities
+    in the same order. The refinement compares each confidently classified chromosome (p >= 0.5)
+    and each of ``fixed`` ``{index: class}`` with the training median of its class — robust for a
+    partial cell — and classifies again if that moves the scale by more than 5 %.
+    """
+    from napari_karyotype import CLASSES
+
+    scale = _settle(factor_from_axes(axes, stats), tolerance)
+    probs = predict(scale)
+    top = probs.argmax(axis=1)
+    guess = [CLASSES[k] if p >= 0.5 else None for k, p in zip(top, probs.max(axis=1), strict=True)]
+    for i, cls in (fixed or {}).items():
+        guess[int(i)] = cls
+    refined = _settle(factor_from_axes(axes, stats, guess), tolerance)
+    if abs(np.log(refined / scale)) > np.log(1.05):
+        scale, probs = refined, predict(refined)
+    return scale, probs
+
+
+def cell_scales(
+    chromosomes: Sequence, stats: Mapping, *, use_classes: bool = True
+) -> dict[str, float]:
+    """``{cell: factor}`` bringing each dataset cell to ``stats``.
+
+    For training a size-normalised (:data:`PER_CELL`) model: every chromosome of a cell is
+    resampled by its cell's factor, so the CNN learns sizes relative to the cell. With
+    ``use_classes`` the factor uses the true classes; without, only the cell median (as a new
+    cell gets before it is classified: for validation cells).
+    """
+    by_cell: dict[str, tuple[list, list]] = {}
+    for c in chromosomes:
+        axes, classes = by_cell.setdefault(c.cell, ([], []))
+        axes.append(crop_axis(c.image))
+        classes.append(c.cls)
+    return {
+        cell: _settle(factor_from_axes(np.array(axes), stats, classes if use_classes else None), 0)
+        for cell, (axes, classes) in by_cell.items()
+    }
+
+
+def is_per_cell(classifier_or_meta) -> bool:
+    """Whether a classifier (or its side-car dict) was trained on size-normalised cells."""
+    meta = getattr(classifier_or_meta, "meta", classifier_or_meta)
+    return isinstance(meta, Mapping) and meta.get("size_normalisation") == PER_CELL
+
+
+def tolerance_for(classifier) -> float:
+    """The scale tolerance for a classifier: 0 if it learned per-cell sizes, else TOLERANCE."""
+    return 0.0 if is_per_cell(classifier) else TOLERANCE
 
 
 def model_stats(classifier) -> dict:
