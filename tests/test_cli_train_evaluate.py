@@ -35,6 +35,8 @@ def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
     meta = json.loads(model.with_suffix(".json").read_text())
     assert meta["training"]["val_cases"] == ["161945"] and meta["training"]["n_train"] == 46
     assert meta["canvas_stats"]["median_area_px"] > 0 and meta["temperature"] > 0
+    assert meta["size_normalisation"] == "per-cell"  # the compact recipe learns relative sizes
+    assert meta["size_stats"]["n"] == 46 and "X" in meta["size_stats"]["class_median_axis"]
 
     # fine-tune it on both cells
     tuned = tmp_path / "tuned.keras"
@@ -55,7 +57,11 @@ def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
         )
         == 0
     )
-    assert json.loads(tuned.with_suffix(".json").read_text())["training"]["init"] == str(model)
+    tuned_meta = json.loads(tuned.with_suffix(".json").read_text())
+    assert tuned_meta["training"]["init"] == str(model)
+    # fine-tuning keeps the size frame of the model it starts from
+    assert tuned_meta["size_normalisation"] == "per-cell"
+    assert tuned_meta["size_stats"] == meta["size_stats"]
 
     report_dir = tmp_path / "report"
     assert main(["evaluate", *two_cells, "--out", str(report_dir), "--model", str(model)]) == 0
@@ -63,6 +69,9 @@ def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
     for key in ("n", "top1", "top1_assigned", "top3", "ece", "per_class"):
         assert key in report
     assert report["n"] == 92
+    # each cell was scaled as the plugin would, without its true classes
+    assert set(report["cell_scales"]) == {"161923.054", "161945.009"}
+    assert all(0.6 < v < 1.6 for v in report["cell_scales"].values())
     table = pd.read_csv(report_dir / "predictions.csv", dtype=str)
     assert list(table.columns) == ["cell", "file", "true", "predicted", "confidence", "assigned"]
     assert len(table) == 92

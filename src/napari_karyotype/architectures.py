@@ -11,7 +11,10 @@ Both take a (220, 100, 1) canvas from :func:`napari_karyotype.preprocess.chromos
   flatten): trainable for the record, far too large to bundle.
 - ``compact``: our design for the bundled model: the canvas averaged down to 110 x 50 inside the
   model, four conv-BN-ReLU blocks, global average pooling, dropout, softmax. The canvas is never
-  resized to fill it, so absolute chromosome size stays visible to the network.
+  resized to fill it, so chromosome size stays visible to the network. Its recipe trains on
+  size-normalised cells (``per_cell_scale``: each cell resampled so that its chromosomes have the
+  training set's size, :func:`napari_karyotype.scale.cell_scales`), so the size it learns is
+  relative to the cell, and zoom augmentation stays small (± 5 %).
 
 Augmentation lives in :func:`augmentation`, a separate block put in front of the model only while
 training; the saved inference model holds none of it.
@@ -46,7 +49,8 @@ RECIPES: dict[str, dict] = {
         "batch_size": 64,
         "epochs": 40,
         "rotation_deg": 15.0,
-        "zoom": 0.12,
+        "zoom": 0.05,
+        "per_cell_scale": True,
         "flip": True,
         "shift": 0.03,
         "contrast": 0.25,

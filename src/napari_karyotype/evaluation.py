@@ -86,17 +86,50 @@ class Evaluation:
     confusion: np.ndarray
 
 
+def predict_cells(chromosomes, classifier) -> tuple[np.ndarray, dict[str, float]]:
+    """``(probs (n, 24), {cell: scale})`` of dataset chromosomes, cell by cell.
+
+    A :data:`~napari_karyotype.scale.PER_CELL` model gets each cell scaled as in the plugin
+    (:func:`napari_karyotype.scale.cell_scale_and_probs`; no true class is used); any other
+    model sees the crops as they are.
+    """
+    from napari_karyotype import scale as _scale
+    from napari_karyotype.training import canvases_of
+
+    if not _scale.is_per_cell(classifier):
+        return classifier.predict_proba(canvases_of(chromosomes)), {}
+    stats = _scale.model_stats(classifier)
+    cells = np.array([c.cell for c in chromosomes])
+    probs = np.zeros((len(chromosomes), len(CLASSES)), np.float32)
+    scales = {}
+    for cell in dict.fromkeys(cells.tolist()):
+        rows = np.flatnonzero(cells == cell)
+        members = [chromosomes[i] for i in rows]
+        axes = np.array([_scale.crop_axis(c.image) for c in members])
+        scales[cell], probs[rows] = _scale.cell_scale_and_probs(
+            axes,
+            stats,
+            lambda s, members=members, cell=cell: classifier.predict_proba(
+                canvases_of(members, {cell: s})
+            ),
+            tolerance=0.0,
+        )
+    return probs, scales
+
+
 def evaluate(chromosomes, classifier) -> Evaluation:
     """Classify dataset chromosomes with ``classifier`` and score them."""
     import pandas as pd
 
-    from napari_karyotype.training import canvases_of, labels_of
+    from napari_karyotype.training import labels_of
 
-    probs = classifier.predict_proba(canvases_of(chromosomes))
+    probs, scales = predict_cells(chromosomes, classifier)
     labels = labels_of(chromosomes)
     cells = [c.cell for c in chromosomes]
     report = metrics(probs, labels, cells)
     report["model"] = str(classifier.path)
+    if scales:
+        report["cell_scales"] = {cell: round(s, 4) for cell, s in scales.items()}
     assigned, _ = assign_cells(probs, cells)
     pred = probs.argmax(axis=1)
     table = pd.DataFrame(

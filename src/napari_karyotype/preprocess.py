@@ -104,9 +104,9 @@ def chromosome_canvas(image: np.ndarray, mask: np.ndarray, scale: float = 1.0) -
     return np.clip(canvas, 0.0, 1.0)
 
 
-def dataset_canvas(gif: np.ndarray) -> np.ndarray:
+def dataset_canvas(gif: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """A dataset GIF through :func:`chromosome_canvas` with its :func:`dataset_mask`."""
-    return chromosome_canvas(gif, dataset_mask(gif))
+    return chromosome_canvas(gif, dataset_mask(gif), scale=scale)
 
 
 def canvas_stats(canvases: np.ndarray) -> dict[str, float]:

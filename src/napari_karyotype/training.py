@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from napari_karyotype.backend import import_keras
 from napari_karyotype.dataset import Chromosome, case_of
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.preprocess import canvas_stats, dataset_canvas
+from napari_karyotype.scale import PER_CELL, cell_scales, is_per_cell, size_stats
 
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
 
@@ -35,9 +36,17 @@ def sidecar_path(model_path: str | Path) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def canvases_of(chromosomes: Sequence[Chromosome]) -> np.ndarray:
-    """(n, 220, 100) float32 canvases of dataset chromosomes, through ``chromosome_canvas``."""
-    return np.stack([dataset_canvas(c.image) for c in chromosomes]).astype(np.float32)
+def canvases_of(
+    chromosomes: Sequence[Chromosome], scales: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """(n, 220, 100) float32 canvases of dataset chromosomes, through ``chromosome_canvas``.
+
+    ``scales``: ``{cell: factor}`` resampling every chromosome of a cell (default 1.0).
+    """
+    scales = scales or {}
+    return np.stack([dataset_canvas(c.image, scales.get(c.cell, 1.0)) for c in chromosomes]).astype(
+        np.float32
+    )
 
 
 def labels_of(chromosomes: Sequence[Chromosome]) -> np.ndarray:
@@ -127,15 +136,6 @@ class TrainResult:
     val_chromosomes: list[Chromosome] = field(default_factory=list)
 
 
-def _size_stats(chromosomes: Sequence[Chromosome]) -> dict | None:
-    """``scale.size_stats`` of the training chromosomes (major-axis lengths per class), if any."""
-    try:
-        from napari_karyotype.scale import size_stats
-    except ImportError:  # pragma: no cover - scale.py is another engineer's module
-        return None
-    return size_stats(chromosomes)
-
-
 def _deterministic(seed: int) -> None:
     keras = import_keras()
 
@@ -201,14 +201,26 @@ def train(
     if val_cases is None:
         val_cases = auto_val_cases(chromosomes, seed)
     train_set, val_set = split_by_case(chromosomes, val_cases)
-    x_train, y_train = canvases_of(train_set)[..., None], labels_of(train_set)
-    x_val = canvases_of(val_set)[..., None] if val_set else None
+    per_cell = is_per_cell(init_meta) if init is not None else bool(recipe.get("per_cell_scale"))
+    reference = init_meta.get("size_stats") or size_stats(train_set)
+    scales = {}
+    if per_cell:  # training cells by their true classes; validation cells as new cells are
+        scales = cell_scales(train_set, reference)
+        scales.update(cell_scales(val_set, reference, use_classes=False))
+    x_train, y_train = canvases_of(train_set, scales)[..., None], labels_of(train_set)
+    x_val = canvases_of(val_set, scales)[..., None] if val_set else None
     y_val = labels_of(val_set) if val_set else None
     log(
         f"{arch}: {len(train_set)} training images ({len({c.cell for c in train_set})} cells), "
         f"{len(val_set)} validation images ({len({c.cell for c in val_set})} cells, cases "
         f"{', '.join(sorted({c.case for c in val_set})) or 'none'}); backend "
         f"{keras.backend.backend()}, seed {seed}"
+        + (
+            f"; cells scaled to the training size ({min(scales.values()):.2f}x to "
+            f"{max(scales.values()):.2f}x)"
+            if scales
+            else ""
+        )
     )
 
     _deterministic(seed)
@@ -291,7 +303,8 @@ def train(
         "temperature": float(temperature),
         "preprocess": "preprocess.chromosome_canvas; dataset GIF mask = pixels < 245",
         "canvas_stats": canvas_stats(x_train[..., 0]),
-        "size_stats": _size_stats(train_set),
+        "size_stats": reference,
+        "size_normalisation": PER_CELL if per_cell else "none",
         "parameters": int(core.count_params()),
         "training": {
             "seed": seed,
