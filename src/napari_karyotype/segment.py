@@ -25,6 +25,7 @@ Per shape, on its bounding box only (after slow background shading is divided ou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -149,29 +150,14 @@ def segment(
         plans.append((mask, sl, f, n, width))
     total = sum(p[3] for p in plans)
     state = {"done": 0, "finished": np.zeros(img.shape, bool) if progress else None}
+    contour = _Contour(method, smoothing, balloon, threshold, sigma, alpha)
+    run = _Run(state, total, progress, should_stop)
 
     objects = []  # (slice, bool mask in slice)
     for mask, sl, f, n, width in plans:
         crop = img[sl]
         m = mask[sl]
-        region = _evolve(
-            crop,
-            m,
-            (level, level - t_fg),
-            f,
-            n,
-            method,
-            smoothing,
-            balloon,
-            threshold,
-            sigma,
-            alpha,
-            sl,
-            state,
-            total,
-            progress,
-            should_stop,
-        )
+        region = _evolve(crop, m, (level, level - t_fg), f, n, sl, contour, run)
         # The contour finds the chromosomes; the pixels darker than the background delineate
         # them: each dark component the contour holds is taken whole (pale necks and bands too).
         dark = _remove_lines((crop < t_fg) & m, width)
@@ -211,24 +197,29 @@ def segment(
     return out
 
 
-def _evolve(
-    crop,
-    m,
-    prior_levels,
-    f,
-    n,
-    method,
-    smoothing,
-    balloon,
-    threshold,
-    sigma,
-    alpha,
-    sl,
-    state,
-    total,
-    progress,
-    should_stop,
-) -> np.ndarray:
+@dataclass(frozen=True)
+class _Contour:
+    """The active contour's settings (see :func:`segment`)."""
+
+    method: str
+    smoothing: int
+    balloon: float
+    threshold: float | str
+    sigma: float
+    alpha: float
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Progress book-keeping shared by the shapes of one :func:`segment` call."""
+
+    state: dict
+    total: int
+    progress: Callable | None
+    should_stop: Callable[[], bool] | None
+
+
+def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np.ndarray:
     """Run the active contour from the shape's mask on a (downsampled) copy of its bounding box.
 
     Outside the shape the copy holds background, and the start is the mask grown by a small pad,
@@ -242,6 +233,9 @@ def _evolve(
     )
 
     level, delta = prior_levels
+    method, smoothing, balloon = contour.method, contour.smoothing, contour.balloon
+    threshold, sigma, alpha = contour.threshold, contour.sigma, contour.alpha
+    state, total, progress, should_stop = run.state, run.total, run.progress, run.should_stop
     pad = 2 * f
     work = np.pad(np.where(m, crop, level), pad, mode="constant", constant_values=level)
     start_mask = ndi.binary_dilation(np.pad(m, pad), iterations=pad)
