@@ -95,12 +95,12 @@ def test_iscn_and_bad_input():
 @pytest.mark.data
 def test_real_cells(cells):
     from napari_karyotype.classifier import load_classifier
-    from napari_karyotype.training import canvases_of
+    from napari_karyotype.evaluation import predict_cells
 
     clf = load_classifier()
     for cell_id, expected in [("161923.054", "46,XX"), ("173449.005", "47,XXY")]:
         chromosomes = cells[cell_id]
-        a = assign_cell(clf.predict_proba(canvases_of(chromosomes)))
+        a = assign_cell(predict_cells(chromosomes, clf)[0])
         truth = [c.cls for c in chromosomes]
         assert a.iscn == expected == iscn_of(truth)
         assert np.mean([x == t for x, t in zip(a.classes, truth, strict=True)]) >= 0.98

@@ -66,10 +66,10 @@ def test_classify_labels_on_a_pasted_karyogram(cells):
 def test_bundled_model_sanity_floor_on_shared_cells(cells):
     # The bundled model was trained on these cells: this is a floor, not a held-out score.
     from napari_karyotype.classifier import load_classifier
-    from napari_karyotype.evaluation import metrics
-    from napari_karyotype.training import canvases_of, labels_of
+    from napari_karyotype.evaluation import metrics, predict_cells
+    from napari_karyotype.training import labels_of
 
     chosen = [c for cid in ("161945.009", "173451.001", "C171543.099") for c in cells[cid]]
-    probs = load_classifier().predict_proba(canvases_of(chosen))
+    probs, _ = predict_cells(chosen, load_classifier())
     m = metrics(probs, labels_of(chosen), [c.cell for c in chosen])
     assert m["top1"] >= 0.95 and m["top1_assigned"] >= 0.97
