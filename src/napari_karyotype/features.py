@@ -269,7 +269,7 @@ LOW_CONFIDENCE = 0.5
 
 UNUSUAL_SCALE = 1.5
 """A size scale beyond this factor (either way) is flagged: the Hu et al. cells, imaged at one
-magnification, need 0.74x to 1.5x by condensation alone."""
+magnification, need factors of 0.70 to 1.41 by condensation alone."""
 
 
 def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary:
