@@ -132,28 +132,28 @@ def test_accuracy_holds_at_other_magnifications(cells):
     assert np.mean(naive_raw) < np.mean(got_raw) - 0.05  # without the scale, size misleads the CNN
 
 
-def test_cell_scale_refines_with_confident_classes():
-    """A partial cell of small chromosomes: the median fools the first pass; the confident
-    classes (and the user's verified ones) pull the scale to the truth; the CNN is asked twice."""
+def test_a_whole_cell_is_refined_by_its_confident_classes():
+    """46 chromosomes whose median misleads (all small ones, at 1.25x): the confident classes
+    pull the scale to the truth, and the CNN is asked a second time there."""
     from napari_karyotype import CLASSES
     from napari_karyotype.scale import cell_scale_and_probs
 
     per_class = DATASET_STATS["class_median_axis"]
-    small = ["19", "20", "21", "22", "19", "20", "21", "22"]
-    axes = np.array([per_class[c] * 1.25 for c in small])  # a 1.25x cell: true factor 0.8
+    small = [c for c in ("19", "20", "21", "22") for _ in range(11)] + ["Y", "Y"]
+    axes = np.array([per_class[c] * 1.25 for c in small])  # true factor 0.8
     calls = []
 
     def predict(scale):
         calls.append(scale)
         p = np.full((len(small), len(CLASSES)), 0.01)
         for i, c in enumerate(small):
-            p[i, CLASSES.index(c)] = 0.9 if i < 6 else 0.3  # two unsure ones
+            p[i, CLASSES.index(c)] = 0.9 if i % 5 else 0.3  # some unsure ones
         return p / p.sum(axis=1, keepdims=True)
 
     scale, probs = cell_scale_and_probs(axes, DATASET_STATS, predict, tolerance=0)
     assert scale == pytest.approx(0.8, rel=1e-6) and len(calls) == 2
-    assert calls[0] > 1.2  # blind: small chromosomes look like a low magnification
-    assert probs.shape == (8, 24)
+    assert calls[0] > 1.1  # blind: small chromosomes look like a low magnification
+    assert probs.shape == (46, 24)
 
 
 def test_a_whole_cell_is_classified_once():
@@ -177,19 +177,58 @@ def test_a_whole_cell_is_classified_once():
     assert len(calls) == 1 and scale == pytest.approx(0.8, rel=0.05)
 
 
-def test_fixed_classes_take_part_in_the_refinement():
+def _peaked(n, right, peak_at, wrong=None, wrong_peak=None):
+    """A fake CNN: chromosome i's class ``right[i]`` is surest at scale ``peak_at``; with
+    ``wrong``, another class is even surer at ``wrong_peak``."""
     from napari_karyotype import CLASSES
-    from napari_karyotype.scale import cell_scale_and_probs
+
+    def predict(scale):
+        p = np.full((n, len(CLASSES)), 0.01)
+        for i in range(n):
+            p[i, CLASSES.index(right[i])] = 0.05 + 0.6 * np.exp(-20 * np.log(scale / peak_at) ** 2)
+            if wrong is not None:
+                sure = 0.05 + 0.9 * np.exp(-20 * np.log(scale / wrong_peak) ** 2)
+                p[i, CLASSES.index(wrong[i])] = sure
+        return p / p.sum(axis=1, keepdims=True)
+
+    return predict
+
+
+def test_a_partial_cell_gets_the_scale_where_the_cnn_is_surest():
+    """Rows of small chromosomes alone, at 1.25x: their median would scale them up by a third;
+    the search over scales finds where the CNN is surest (0.8, within the 5 % grid step)."""
+    from napari_karyotype.scale import SEARCH, cell_scale_and_probs
 
     per_class = DATASET_STATS["class_median_axis"]
-    cls = ["1", "2", "3", "21", "22"]
-    axes = np.array([per_class[c] for c in cls])
-    unsure = np.full((5, len(CLASSES)), 1 / len(CLASSES))
-    scale, _ = cell_scale_and_probs(axes, DATASET_STATS, lambda s: unsure, tolerance=0)
-    assert scale != pytest.approx(1.0, abs=0.05)  # no confident class: the median stays
-    fixed = dict(enumerate(cls))
-    scale, _ = cell_scale_and_probs(axes, DATASET_STATS, lambda s: unsure, fixed=fixed, tolerance=0)
-    assert scale == pytest.approx(1.0)
+    small = ["19", "20", "21", "22"] * 4
+    axes = np.array([per_class[c] * 1.25 for c in small])
+    calls = []
+    fake = _peaked(len(small), small, 0.8)
+
+    def predict(scale):
+        calls.append(scale)
+        return fake(scale)
+
+    scale, probs = cell_scale_and_probs(axes, DATASET_STATS, predict, tolerance=0)
+    assert len(calls) == len(SEARCH)
+    assert scale == pytest.approx(0.8, rel=0.03)
+    np.testing.assert_allclose(probs, fake(scale))
+
+
+def test_verified_classes_steer_the_search():
+    """The CNN is surest of wrong classes at 0.5; the user's verified classes are surest at 0.8
+    and win."""
+    from napari_karyotype.scale import cell_scale_and_probs
+
+    right, wrong = ["1", "2", "3", "21", "22"], ["4", "5", "6", "19", "20"]
+    axes = np.array([DATASET_STATS["class_median_axis"][c] for c in right])
+    predict = _peaked(5, right, 0.8, wrong, 0.5)
+    alone, _ = cell_scale_and_probs(axes, DATASET_STATS, predict, tolerance=0)
+    assert alone == pytest.approx(0.5, rel=0.05)
+    steered, _ = cell_scale_and_probs(
+        axes, DATASET_STATS, predict, fixed=dict(enumerate(right)), tolerance=0
+    )
+    assert steered == pytest.approx(0.8, rel=0.05)
 
 
 @pytest.mark.data
@@ -224,3 +263,28 @@ def test_per_cell_models_are_always_scaled():
     assert tolerance_for(Model({})) == TOLERANCE and not is_per_cell(
         Model({"size_normalisation": "none"})
     )
+
+
+@pytest.mark.data
+def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed):
+    """Only the small chromosomes (rows 3 and 4) or only the large ones segmented: the cell is
+    scaled as the whole cell is (within 8 %) and classified as well (bundled model, trained on
+    these cells: it is the scale that is tested)."""
+    from napari_karyotype.classifier import bundled_model_path, load_classifier
+    from napari_karyotype.features import classify_cell
+
+    if not bundled_model_path().is_file():
+        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
+    clf = load_classifier()
+    large = {"1", "2", "3", "4", "5", "6", "7", "X"}
+    for cell in CELLS:
+        c = composed[cell, 1.0]
+        _, whole = classify_cell(c.image, c.labels, clf, assign=False)
+        for keep in (SMALL, large):
+            part = np.where(
+                np.isin(c.labels, [k for k, v in c.classes.items() if v in keep]), c.labels, 0
+            )
+            table, summary = classify_cell(c.image, part, clf, assign=False)
+            assert summary.scale == pytest.approx(whole.scale, rel=0.08), (cell, sorted(keep)[0])
+            truth = [c.classes[int(lab)] for lab in table["label"]]
+            assert np.mean(table["chromosome"].to_numpy() == truth) >= 0.9

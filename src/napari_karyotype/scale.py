@@ -39,6 +39,12 @@ magnification differ this much by condensation alone, and the CNN learned that v
 LIMITS = (0.25, 4.0)
 """The estimate is clipped to this range."""
 
+WHOLE_CELL = 40
+"""A cell with fewer chromosomes than this is partial: its median says little about its size."""
+
+SEARCH = tuple(float(x) for x in np.exp(np.linspace(np.log(0.6), np.log(1.6), 21)))
+"""Factors of the median-based scale tried for a partial cell (0.6 to 1.6, 5 % apart)."""
+
 PER_CELL = "per-cell"
 """Side-car ``size_normalisation`` of a model trained with every cell brought to the training
 size (:func:`cell_scales`): it learned sizes relative to the cell, so each cell is always scaled."""
@@ -215,25 +221,48 @@ def cell_scale_and_probs(
     fixed: Mapping[int, str] | None = None,
     tolerance: float = TOLERANCE,
 ) -> tuple[float, np.ndarray]:
-    """``(scale, probs)`` of one cell: classify at the median-based scale, then refine.
+    """``(scale, probs)`` of one cell, classified at the scale that fits it.
 
     ``axes``: major axes of the cell's chromosomes; ``predict(scale)`` -> (n, 24) probabilities
-    in the same order. The refinement compares each confidently classified chromosome (p >= 0.5)
-    and each of ``fixed`` ``{index: class}`` with the training median of its class — robust for a
-    partial cell — and classifies again if that moves the scale by more than 5 %.
+    in the same order; ``fixed`` ``{index: class}``: classes the user has verified.
+
+    A whole cell (at least :data:`WHOLE_CELL` chromosomes) is classified at its median-based
+    scale; if its confidently classified chromosomes (p >= 0.5) and the fixed ones, each compared
+    with the training median of its class, move the scale by more than 5 %, it is classified
+    again there. The median says little about a partial cell (a row of small chromosomes looks
+    like a low magnification), so a partial cell is classified at each of :data:`SEARCH` times the
+    median-based scale and the scale where the CNN is most sure (mean log-probability of each
+    chromosome's top class, or of its fixed class) is kept.
     """
     from napari_karyotype import CLASSES
 
     scale = _settle(factor_from_axes(axes, stats), tolerance)
+    fixed = {int(i): CLASSES.index(cls) for i, cls in (fixed or {}).items()}
+    if len(axes) < WHOLE_CELL:
+        return _search(scale, predict, fixed)
     probs = predict(scale)
     top = probs.argmax(axis=1)
     guess = [CLASSES[k] if p >= 0.5 else None for k, p in zip(top, probs.max(axis=1), strict=True)]
-    for i, cls in (fixed or {}).items():
-        guess[int(i)] = cls
+    for i, k in fixed.items():
+        guess[i] = CLASSES[k]
     refined = _settle(factor_from_axes(axes, stats, guess), tolerance)
     if abs(np.log(refined / scale)) > np.log(1.05):
         scale, probs = refined, predict(refined)
     return scale, probs
+
+
+def _search(start: float, predict, fixed: dict[int, int]) -> tuple[float, np.ndarray]:
+    best = (-np.inf, start, None)
+    for step in SEARCH:
+        scale = float(np.clip(start * step, *LIMITS))
+        probs = predict(scale)
+        sure = probs.max(axis=1)
+        for i, k in fixed.items():
+            sure[i] = probs[i, k]
+        fit = float(np.mean(np.log(np.clip(sure, 1e-12, 1.0))))
+        if fit > best[0]:
+            best = (fit, scale, probs)
+    return best[1], best[2]
 
 
 def cell_scales(
