@@ -277,8 +277,8 @@ def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np
         # outline's valley stays lower, so the contour settles on the outline.
         inside = prior < 2.0 / 3.0  # darker than the background by more than its noise
         gimage[inside] = np.minimum(gimage[inside], 0.9 * stop / max(abs(balloon), 1e-6))
-        try:
-            ls = morphological_geodesic_active_contour(
+        ls = _until_converged(
+            lambda: morphological_geodesic_active_contour(
                 gimage,
                 n,
                 init_level_set=init.astype(np.int8),
@@ -286,22 +286,17 @@ def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np
                 threshold=stop,
                 balloon=balloon,
                 iter_callback=callback,
-            )
-        except _Converged:
-            ls = last["ls"]
-        ls = np.asarray(ls, bool)
+            ),
+            last,
+        )
     else:
-        try:
-            ls = morphological_chan_vese(
-                small,
-                n,
-                init_level_set=init.astype(np.int8),
-                smoothing=smoothing,
+        ls = _until_converged(
+            lambda: morphological_chan_vese(
+                small, n, init_level_set=init.astype(np.int8), smoothing=smoothing,
                 iter_callback=callback,
-            )
-        except _Converged:
-            ls = last["ls"]
-        ls = np.asarray(ls, bool)
+            ),
+            last,
+        )  # fmt: skip
         # Take the darker phase inside the shape: chromosomes are dark.
         inner, outer = small[ls & init], small[~ls & init]
         if inner.size and outer.size and inner.mean() > outer.mean():
@@ -310,6 +305,14 @@ def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np
     state["done"] = start + n
     region = to_crop(ls)
     return region
+
+
+def _until_converged(evolve: Callable[[], np.ndarray], last: dict) -> np.ndarray:
+    """The level set of ``evolve()``, or the last one seen if the callback stopped it early."""
+    try:
+        return np.asarray(evolve(), bool)
+    except _Converged:
+        return np.asarray(last["ls"], bool)
 
 
 def _downsample(a: np.ndarray, f: int) -> np.ndarray:
