@@ -39,6 +39,35 @@ def cells(chromosomes):
     return group_by_cell(chromosomes)
 
 
+@pytest.fixture(scope="session")
+def classifier(cells, tmp_path_factory):
+    """The bundled classifier; where it has not landed, a small model trained here (seconds).
+
+    The small model is a real Keras CNN trained by ``training.train`` on two cells for two epochs:
+    its classes are mostly wrong, which the plumbing tests that use it do not depend on.
+    """
+    from napari_karyotype.classifier import bundled_model_path, load_classifier
+
+    if bundled_model_path().is_file():
+        return load_classifier()
+    from napari_karyotype.training import train
+
+    chosen = [c for cell in ("C171543.044", "161923.054") for c in cells[cell]]
+    out = tmp_path_factory.mktemp("model") / "small.keras"
+    train(chosen, out, epochs=2, val_cases=[], seed=0, log=lambda _: None)
+    return load_classifier(out)
+
+
+@pytest.fixture(scope="session")
+def bundled_classifier():
+    """The bundled classifier; tests that need its accuracy skip where it has not landed."""
+    from napari_karyotype.classifier import bundled_model_path, load_classifier
+
+    if not bundled_model_path().is_file():
+        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
+    return load_classifier()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Leave with pytest's status before C++ static destructors run.
 

@@ -15,23 +15,9 @@ from napari_karyotype.analyze import (
 )
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.features import COLUMNS
-from test_features import shared_classifier
 
 ACCURACY_CELLS = ("C171543.044", "161923.054", "173449.035", "162004.003")
 """Four cells of four cases (two 46,XY, two 46,XX)."""
-
-
-def bundled_classifier():
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
-
-    if not bundled_model_path().is_file():
-        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
-    return load_classifier()
-
-
-@pytest.fixture(scope="module")
-def classifier(data_dir):
-    return shared_classifier()
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +28,7 @@ def composed(cells):
 
 
 @pytest.mark.data
-def test_pipeline_on_composed_real_cells(cells):
+def test_pipeline_on_composed_real_cells(cells, bundled_classifier):
     """>= 95 % of all chromosomes of karyograms composed from real cells are both segmented
     (IoU >= 0.5) and correctly classified, with proposed rows and the bundled model.
 
@@ -52,7 +38,7 @@ def test_pipeline_on_composed_real_cells(cells):
     """
     from napari_karyotype.compose import compose_karyogram
 
-    clf = bundled_classifier()
+    clf = bundled_classifier
     found = correct = total = 0
     for i, cell in enumerate(ACCURACY_CELLS):
         c = compose_karyogram(cells[cell], seed=i)
@@ -159,14 +145,14 @@ def test_analyze_files_skips_a_bad_file(composed, classifier, tmp_path):
 
 @pytest.mark.data
 @pytest.mark.parametrize("magnification", [0.6, 1.5])
-def test_pipeline_at_another_magnification(cells, magnification):
+def test_pipeline_at_another_magnification(cells, magnification, bundled_classifier):
     """A karyogram imaged at 0.6x or 1.5x the training magnification: the pipeline estimates the
     scale (about 1 / magnification relative to the cell's own) and keeps >= 95 % correct.
     Bundled model trained on all shared cells (this one included): the pipeline is tested."""
     from napari_karyotype.compose import compose_karyogram
     from napari_karyotype.scale import DATASET_STATS, estimate_scale
 
-    clf = bundled_classifier()
+    clf = bundled_classifier
     cell = cells[ACCURACY_CELLS[1]]
     c = compose_karyogram(cell, seed=1, scale=magnification)
     result = analyze_image(c.image, rows="auto", classifier=clf)

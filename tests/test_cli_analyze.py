@@ -11,13 +11,12 @@ import pytest
 
 from napari_karyotype.cli import main
 from napari_karyotype.features import COLUMNS
-from test_features import shared_classifier
 
 
 @pytest.fixture(scope="module")
-def model(data_dir):
+def model(classifier):
     """Path of the classifier used (the bundled one where it is there)."""
-    return str(shared_classifier().path)
+    return str(classifier.path)
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,7 @@ def _resampled(chromosome, factor):
     return dataclasses.replace(chromosome, image=image)
 
 
-@pytest.fixture(scope="module")
-def bundled():
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
-
-    if not bundled_model_path().is_file():
-        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
-    return load_classifier()
-
-
-def test_cells_at_another_size_get_the_same_classes(cells, bundled):
+def test_cells_at_another_size_get_the_same_classes(cells, bundled_classifier):
     """The same cells shrunk to 0.75x (a lower magnification, or more condensed chromosomes):
     each cell's scale follows (about 1 / 0.75 of its own) and the classes barely change."""
     from napari_karyotype.evaluation import predict_cells
@@ -38,8 +29,8 @@ def test_cells_at_another_size_get_the_same_classes(cells, bundled):
 
     members = [c for cell in CELLS for c in cells[cell]]
     small = [_resampled(c, 0.75) for c in members]
-    probs, scales = predict_cells(members, bundled)
-    probs_small, scales_small = predict_cells(small, bundled)
+    probs, scales = predict_cells(members, bundled_classifier)
+    probs_small, scales_small = predict_cells(small, bundled_classifier)
     for cell in CELLS:
         assert scales_small[cell] * 0.75 == pytest.approx(scales[cell], rel=0.04), cell
     agree = np.mean(probs.argmax(axis=1) == probs_small.argmax(axis=1))
@@ -51,14 +42,18 @@ def test_cells_at_another_size_get_the_same_classes(cells, bundled):
     )
 
 
-def test_models_without_per_cell_sizes_see_the_crops_as_they_are(cells, bundled):
+def test_models_without_per_cell_sizes_see_the_crops_as_they_are(cells, bundled_classifier):
     """An older model (side-car without ``size_normalisation``) is given the crops unscaled."""
     from napari_karyotype.classifier import Classifier
     from napari_karyotype.evaluation import predict_cells
     from napari_karyotype.training import canvases_of
 
     members = cells[CELLS[0]]
-    absolute = Classifier(bundled.model, bundled.path, {"temperature": bundled.temperature})
+    absolute = Classifier(
+        bundled_classifier.model,
+        bundled_classifier.path,
+        {"temperature": bundled_classifier.temperature},
+    )
     probs, scales = predict_cells(members, absolute)
     assert scales == {}
     np.testing.assert_allclose(probs, absolute.predict_proba(canvases_of(members)), atol=1e-6)

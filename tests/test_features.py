@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,37 +22,6 @@ from napari_karyotype.features import (
 
 CELLS = ("C171543.044", "161923.054")
 """Cells composed in these tests (46,XY and 46,XX, two cases)."""
-
-
-@functools.cache
-def shared_classifier():
-    """The bundled classifier; where it has not landed, a small model trained here (seconds).
-
-    The small model is a real Keras CNN trained by ``training.train`` on two cells for two epochs:
-    its classes are mostly wrong, which the plumbing tests below do not depend on.
-    """
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
-
-    if bundled_model_path().is_file():
-        return load_classifier()
-    import atexit
-    import shutil
-    import tempfile
-
-    from napari_karyotype.dataset import group_by_cell, load_chromosomes, shared_data_dir
-    from napari_karyotype.training import train
-
-    cells = group_by_cell(load_chromosomes([shared_data_dir()]))
-    chosen = [c for cell in CELLS for c in cells[cell]]
-    out = tempfile.mkdtemp(prefix="nk-test-model-")
-    atexit.register(shutil.rmtree, out, True)
-    train(chosen, f"{out}/small.keras", epochs=2, val_cases=[], seed=0, log=lambda _: None)
-    return load_classifier(f"{out}/small.keras")
-
-
-@pytest.fixture(scope="module")
-def classifier(data_dir):
-    return shared_classifier()
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_model_stats_read_the_side_car():
 
 
 @pytest.mark.data
-def test_accuracy_holds_at_other_magnifications(cells):
+def test_accuracy_holds_at_other_magnifications(cells, bundled_classifier):
     """Cells composed at 0.6x and 1.5x, classified on their true labels with the estimated
     scale, are about as accurate as at 1x; at the training scale (1.0) the CNN's own top class
     is clearly worse (per-cell assignment can hide part of that).
@@ -99,13 +99,10 @@ def test_accuracy_holds_at_other_magnifications(cells):
     The bundled model was trained on all shared cells, these included: it is the scale
     estimate that is tested, not the classifier.
     """
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
     from napari_karyotype.compose import compose_karyogram
     from napari_karyotype.features import classify_cell
 
-    if not bundled_model_path().is_file():
-        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
-    clf = load_classifier()
+    clf = bundled_classifier
 
     def accuracy(c, scale):
         table, summary = classify_cell(c.image, c.labels, clf, scale=scale)
@@ -266,16 +263,13 @@ def test_per_cell_models_are_always_scaled():
 
 
 @pytest.mark.data
-def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed):
+def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed, bundled_classifier):
     """Only the small chromosomes (rows 3 and 4) or only the large ones segmented: the cell is
     scaled as the whole cell is (within 8 %) and classified as well (bundled model, trained on
     these cells: it is the scale that is tested)."""
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
     from napari_karyotype.features import classify_cell
 
-    if not bundled_model_path().is_file():
-        pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")
-    clf = load_classifier()
+    clf = bundled_classifier
     large = {"1", "2", "3", "4", "5", "6", "7", "X"}
     for cell in CELLS:
         c = composed[cell, 1.0]
