@@ -119,7 +119,7 @@ def size_stats(chromosomes: Iterable) -> dict:
     normalised = []
     for cell in {c for c in cells if c is not None}:
         sel = cells_arr == cell
-        if sel.sum() >= 23:  # at least half a cell
+        if sel.sum() >= WHOLE_CELL:  # the reference is that of a whole cell
             f = factor_from_axes(axes_arr[sel], stats, list(classes_arr[sel]))
             normalised.append(float(np.median(axes_arr[sel])) * f)
     if normalised:
