@@ -18,14 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def karyograms(n: int, synthetic: bool):
-    from napari_karyotype.dataset import group_by_cell, load_chromosomes, shared_data_dir
+    from napari_karyotype.datasets.chromosomes import (
+        group_by_cell,
+        load_chromosomes,
+        shared_data_dir,
+    )
 
     data = None if synthetic else shared_data_dir()
     if data is None:
-        from napari_karyotype.synthetic import synthetic_karyogram
+        from napari_karyotype.samples.synthetic import synthetic_karyogram
 
         return [(f"synthetic seed {i}", synthetic_karyogram(seed=i)) for i in range(n)]
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     cells = group_by_cell(load_chromosomes([data]))
     names = sorted(cells)[:: max(1, len(cells) // n)][:n]
@@ -39,8 +43,8 @@ def main() -> None:
     parser.add_argument("--synthetic", action="store_true")
     args = parser.parse_args()
 
-    from napari_karyotype.analyze import analyze_image, score
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.pipeline.analyze import analyze_image, score
 
     t0 = time.perf_counter()
     clf = load_classifier(args.model)

@@ -14,12 +14,12 @@ import numpy as np
 
 
 def _canvases(n: int = 46) -> np.ndarray:
-    from napari_karyotype.dataset import load_chromosomes, shared_data_dir
-    from napari_karyotype.preprocess import chromosome_canvas
+    from napari_karyotype.classification.canvas import chromosome_canvas
+    from napari_karyotype.datasets.chromosomes import load_chromosomes, shared_data_dir
 
     data = shared_data_dir()
     if data is not None:
-        from napari_karyotype.training import canvases_of
+        from napari_karyotype.training.fit import canvases_of
 
         return canvases_of(load_chromosomes([data / "161923.054.zip"])[:n])
     rng = np.random.default_rng(0)
@@ -43,7 +43,7 @@ def main() -> None:
     import keras  # noqa: F401  (import cost reported separately)
 
     t1 = time.perf_counter()
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.classification.model import load_classifier
 
     clf = load_classifier(args.model)
     t2 = time.perf_counter()

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from napari_karyotype.compose import compose_karyogram
-from napari_karyotype.dataset import group_by_cell, load_chromosomes, shared_data_dir
-from napari_karyotype.io import as_karyogram
-from napari_karyotype.metrics import match_labels
-from napari_karyotype.rows import propose_rows
-from napari_karyotype.segment import segment
+from napari_karyotype.datasets.chromosomes import group_by_cell, load_chromosomes, shared_data_dir
+from napari_karyotype.image.io import as_karyogram
+from napari_karyotype.samples.compose import compose_karyogram
+from napari_karyotype.segmentation.contours import segment
+from napari_karyotype.segmentation.metrics import match_labels
+from napari_karyotype.segmentation.rows import propose_rows
 
 VARIANTS = {
     "apart (5-12 px)": {},
@@ -49,7 +49,7 @@ def main() -> None:
         for name, variant in VARIANTS.items()
     }
     try:
-        from napari_karyotype.synthetic import synthetic_karyogram
+        from napari_karyotype.samples.synthetic import synthetic_karyogram
 
         jobs["synthetic, touching"] = [
             (synthetic_karyogram, (), {"seed": i, "touching": True}) for i in range(len(cells))

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def data_dir():
     """Folder of the 73 Hu et al. cell zips; tests that need it skip where it is absent."""
-    from napari_karyotype.dataset import shared_data_dir
+    from napari_karyotype.datasets.chromosomes import shared_data_dir
 
     path = shared_data_dir()
     if path is None:
@@ -26,7 +26,7 @@ def data_dir():
 @pytest.fixture(scope="session")
 def chromosomes(data_dir):
     """Every chromosome image of the shared dataset, read once per session."""
-    from napari_karyotype.dataset import load_chromosomes
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
 
     return load_chromosomes([data_dir])
 
@@ -34,7 +34,7 @@ def chromosomes(data_dir):
 @pytest.fixture(scope="session")
 def cells(chromosomes):
     """The shared dataset grouped by cell id."""
-    from napari_karyotype.dataset import group_by_cell
+    from napari_karyotype.datasets.chromosomes import group_by_cell
 
     return group_by_cell(chromosomes)
 
@@ -46,11 +46,11 @@ def classifier(cells, tmp_path_factory):
     The small model is a real Keras CNN trained by ``training.train`` on two cells for two epochs:
     its classes are mostly wrong, which the plumbing tests that use it do not depend on.
     """
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
+    from napari_karyotype.classification.model import bundled_model_path, load_classifier
 
     if bundled_model_path().is_file():
         return load_classifier()
-    from napari_karyotype.training import train
+    from napari_karyotype.training.fit import train
 
     chosen = [c for cell in ("C171543.044", "161923.054") for c in cells[cell]]
     out = tmp_path_factory.mktemp("model") / "small.keras"
@@ -61,7 +61,7 @@ def classifier(cells, tmp_path_factory):
 @pytest.fixture(scope="session")
 def bundled_classifier():
     """The bundled classifier; tests that need its accuracy skip where it has not landed."""
-    from napari_karyotype.classifier import bundled_model_path, load_classifier
+    from napari_karyotype.classification.model import bundled_model_path, load_classifier
 
     if not bundled_model_path().is_file():
         pytest.skip("the bundled model (models/karyotype_cnn.keras) is not there")

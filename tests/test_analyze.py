@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_karyotype.analyze import (
+from napari_karyotype.cell.features import COLUMNS
+from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.pipeline.analyze import (
     analyze_files,
     analyze_image,
     collect_images,
     score,
     write_outputs,
 )
-from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.features import COLUMNS
 
 ACCURACY_CELLS = ("C171543.044", "161923.054", "173449.035", "162004.003")
 """Four cells of four cases (two 46,XY, two 46,XX)."""
@@ -22,7 +22,7 @@ ACCURACY_CELLS = ("C171543.044", "161923.054", "173449.035", "162004.003")
 
 @pytest.fixture(scope="module")
 def composed(cells):
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     return compose_karyogram(cells[ACCURACY_CELLS[0]], seed=4)
 
@@ -36,7 +36,7 @@ def test_pipeline_on_composed_real_cells(cells, bundled_classifier):
     held-out estimate. What is tested is the pipeline (rows, contours, canvases, scale,
     assignment) around it.
     """
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     clf = bundled_classifier
     found = correct = total = 0
@@ -94,7 +94,7 @@ def test_outputs_are_written_and_readable(composed, classifier, tmp_path):
     import imageio.v3 as iio
     import tifffile
 
-    from napari_karyotype.export import read_table_csv
+    from napari_karyotype.cell.export import read_table_csv
 
     result = analyze_image(composed.image, rows=composed.rows, classifier=classifier)
     paths = write_outputs(result, tmp_path / "out", "cell")
@@ -149,8 +149,8 @@ def test_pipeline_at_another_magnification(cells, magnification, bundled_classif
     """A karyogram imaged at 0.6x or 1.5x the training magnification: the pipeline estimates the
     scale (about 1 / magnification relative to the cell's own) and keeps >= 95 % correct.
     Bundled model trained on all shared cells (this one included): the pipeline is tested."""
-    from napari_karyotype.compose import compose_karyogram
-    from napari_karyotype.scale import DATASET_STATS, estimate_scale
+    from napari_karyotype.classification.scale import DATASET_STATS, estimate_scale
+    from napari_karyotype.samples.compose import compose_karyogram
 
     clf = bundled_classifier
     cell = cells[ACCURACY_CELLS[1]]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_karyotype import CLASSES
-from napari_karyotype.assign import assign_cell, iscn_of
+from napari_karyotype.cell.assign import assign_cell, iscn_of
 from napari_karyotype.errors import KaryotypeError
 
 IDX = {c: i for i, c in enumerate(CLASSES)}
@@ -94,8 +94,8 @@ def test_iscn_and_bad_input():
 
 @pytest.mark.data
 def test_real_cells(cells):
-    from napari_karyotype.classifier import load_classifier
-    from napari_karyotype.evaluation import predict_cells
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.training.evaluation import predict_cells
 
     clf = load_classifier()
     for cell_id, expected in [("161923.054", "46,XX"), ("173449.005", "47,XXY")]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from napari_karyotype.architectures import RECIPES, augmentation
+from napari_karyotype.classification.architectures import RECIPES, augmentation
 
 
 def _canvas(n=8):

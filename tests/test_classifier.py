@@ -12,7 +12,7 @@ from napari_karyotype.errors import KaryotypeError
 def test_bundled_model_is_small_and_described():
     import json
 
-    from napari_karyotype.classifier import bundled_model_path
+    from napari_karyotype.classification.model import bundled_model_path
 
     path = bundled_model_path()
     assert path.is_file() and path.stat().st_size <= 5 * 1024 * 1024
@@ -23,7 +23,7 @@ def test_bundled_model_is_small_and_described():
 
 
 def test_load_is_cached_and_probabilities_sum_to_one():
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.classification.model import load_classifier
 
     clf = load_classifier()
     assert load_classifier() is clf
@@ -33,7 +33,7 @@ def test_load_is_cached_and_probabilities_sum_to_one():
 
 
 def test_missing_and_corrupt_model_files(tmp_path):
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.classification.model import load_classifier
 
     with pytest.raises(KaryotypeError, match="nothere.keras"):
         load_classifier(tmp_path / "nothere.keras")
@@ -46,7 +46,7 @@ def test_missing_and_corrupt_model_files(tmp_path):
 
 @pytest.mark.data
 def test_classify_labels_on_a_pasted_karyogram(cells):
-    from napari_karyotype.classifier import classify_labels
+    from napari_karyotype.classification.model import classify_labels
 
     chosen = [c for c in cells["161923.054"] if c.cls in ("1", "9", "16", "X")]
     image = np.full((260, 100 * len(chosen)), 255, np.uint8)
@@ -65,9 +65,9 @@ def test_classify_labels_on_a_pasted_karyogram(cells):
 @pytest.mark.data
 def test_bundled_model_sanity_floor_on_shared_cells(cells):
     # The bundled model was trained on these cells: this is a floor, not a held-out score.
-    from napari_karyotype.classifier import load_classifier
-    from napari_karyotype.evaluation import metrics, predict_cells
-    from napari_karyotype.training import labels_of
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.training.evaluation import metrics, predict_cells
+    from napari_karyotype.training.fit import labels_of
 
     chosen = [c for cid in ("161945.009", "173451.001", "C171543.099") for c in cells[cid]]
     probs, _ = predict_cells(chosen, load_classifier())

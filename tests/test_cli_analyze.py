@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
+from napari_karyotype.cell.features import COLUMNS
 from napari_karyotype.cli import main
-from napari_karyotype.features import COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def karyograms(cells, tmp_path_factory):
     import imageio.v3 as iio
     import tifffile
 
-    from napari_karyotype.compose import compose_karyogram
-    from napari_karyotype.shapes import write_shapes_csv
+    from napari_karyotype.samples.compose import compose_karyogram
+    from napari_karyotype.segmentation.shapes import write_shapes_csv
 
     folder = tmp_path_factory.mktemp("karyograms")
     a = compose_karyogram(cells["C171543.044"], seed=5)
@@ -110,7 +110,7 @@ def test_demo_runs_headless_without_a_display(request, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "napari_karyotype.cli", "demo", "--out", str(out)]
-    from napari_karyotype.classifier import bundled_model_path
+    from napari_karyotype.classification.model import bundled_model_path
 
     if not bundled_model_path().is_file():
         cmd += ["--model", request.getfixturevalue("model")]
@@ -137,9 +137,9 @@ def test_no_display_means_headless(monkeypatch):
 def test_demo_sample_is_real_where_possible_else_synthetic(monkeypatch, capsys):
     """Offline and without the shared copy, the demo says so in one line and draws the synthetic
     karyogram; asking for the real cell explicitly is then a one-line error."""
-    from napari_karyotype import fetch
     from napari_karyotype._cli import demo
     from napari_karyotype.errors import KaryotypeError
+    from napari_karyotype.samples import fetch
 
     def offline(*args, **kwargs):
         raise KaryotypeError("cannot download 173449.035.zip: offline or unreachable")

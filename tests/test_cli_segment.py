@@ -8,9 +8,9 @@ import pytest
 import tifffile
 
 from napari_karyotype.cli import main
-from napari_karyotype.compose import compose_karyogram
-from napari_karyotype.metrics import match_labels
-from napari_karyotype.shapes import read_shapes_csv
+from napari_karyotype.samples.compose import compose_karyogram
+from napari_karyotype.segmentation.metrics import match_labels
+from napari_karyotype.segmentation.shapes import read_shapes_csv
 
 pytestmark = pytest.mark.data
 

@@ -83,7 +83,7 @@ def test_bundled_model_evaluation(two_cells, tmp_path, capsys):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["top1"] >= 0.95  # trained on these cells: a sanity floor
     truth = pd.read_csv(tmp_path / "predictions.csv", dtype=str).groupby("cell")["true"]
-    from napari_karyotype.assign import iscn_of
+    from napari_karyotype.cell.assign import iscn_of
 
     assert report["karyotypes"] == {cell: iscn_of(list(t)) for cell, t in truth}
     assert "top-1" in capsys.readouterr().out

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_karyotype.compose import ROW_LAYOUT, chromosome_crop, compose_karyogram, text_bitmap
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.samples.compose import (
+    ROW_LAYOUT,
+    chromosome_crop,
+    compose_karyogram,
+    text_bitmap,
+)
 
 pytestmark = pytest.mark.data
 

@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from napari_karyotype.dataset import case_of, class_name, load_chromosomes, parse_name
+from napari_karyotype.datasets.chromosomes import case_of, class_name, load_chromosomes, parse_name
 from napari_karyotype.errors import KaryotypeError
 
 

@@ -15,7 +15,7 @@ CELLS = ("161923.054", "C171543.044", "173449.035")
 
 def _resampled(chromosome, factor):
     """The dataset crop as if imaged at ``factor`` times the magnification."""
-    from napari_karyotype.preprocess import dataset_canvas
+    from napari_karyotype.classification.canvas import dataset_canvas
 
     image = np.round(dataset_canvas(chromosome.image, factor) * 255).astype(np.uint8)
     return dataclasses.replace(chromosome, image=image)
@@ -24,8 +24,8 @@ def _resampled(chromosome, factor):
 def test_cells_at_another_size_get_the_same_classes(cells, bundled_classifier):
     """The same cells shrunk to 0.75x (a lower magnification, or more condensed chromosomes):
     each cell's scale follows (about 1 / 0.75 of its own) and the classes barely change."""
-    from napari_karyotype.evaluation import predict_cells
-    from napari_karyotype.training import labels_of
+    from napari_karyotype.training.evaluation import predict_cells
+    from napari_karyotype.training.fit import labels_of
 
     members = [c for cell in CELLS for c in cells[cell]]
     small = [_resampled(c, 0.75) for c in members]
@@ -44,9 +44,9 @@ def test_cells_at_another_size_get_the_same_classes(cells, bundled_classifier):
 
 def test_models_without_per_cell_sizes_see_the_crops_as_they_are(cells, bundled_classifier):
     """An older model (side-car without ``size_normalisation``) is given the crops unscaled."""
-    from napari_karyotype.classifier import Classifier
-    from napari_karyotype.evaluation import predict_cells
-    from napari_karyotype.training import canvases_of
+    from napari_karyotype.classification.model import Classifier
+    from napari_karyotype.training.evaluation import predict_cells
+    from napari_karyotype.training.fit import canvases_of
 
     members = cells[CELLS[0]]
     absolute = Classifier(

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import ndimage as ndi
 
-from napari_karyotype.dataset import load_chromosomes
+from napari_karyotype.cell.export import crop_name, export_crops, read_table_csv, write_table_csv
+from napari_karyotype.cell.features import relabel
+from napari_karyotype.datasets.chromosomes import load_chromosomes
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.export import crop_name, export_crops, read_table_csv, write_table_csv
-from napari_karyotype.features import relabel
 from test_features import CELLS, truth_table
 
 
@@ -21,7 +21,7 @@ def cell(cells):
 
 @pytest.fixture(scope="module")
 def composed(cell):
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     return compose_karyogram(cell[1], seed=3)
 
@@ -108,7 +108,7 @@ def test_relabelled_export_fine_tunes_the_bundled_model(composed, tmp_path, caps
     that ``napari-karyotype train --init`` reads unchanged: it fine-tunes the bundled model."""
     import json
 
-    from napari_karyotype.classifier import bundled_model_path
+    from napari_karyotype.classification.model import bundled_model_path
     from napari_karyotype.cli import main
 
     table = truth_table(composed)

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from napari_karyotype import CLASSES
-from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.features import (
+from napari_karyotype.cell.features import (
     COLUMNS,
     check_features,
     classify_cell,
@@ -19,6 +18,7 @@ from napari_karyotype.features import (
     summarize,
     sync_features,
 )
+from napari_karyotype.errors import KaryotypeError
 
 CELLS = ("C171543.044", "161923.054")
 """Cells composed in these tests (46,XY and 46,XX, two cases)."""
@@ -26,7 +26,7 @@ CELLS = ("C171543.044", "161923.054")
 
 @pytest.fixture(scope="module")
 def composed(cells):
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     return compose_karyogram(cells[CELLS[0]], seed=1)
 

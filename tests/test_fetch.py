@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from napari_karyotype import fetch
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.samples import fetch
 
 PAYLOAD = b"PK\x03\x04 pretend zip " * 5000
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -32,7 +32,7 @@ def cache(tmp_path, monkeypatch):
     """An empty cache folder, no shared dataset, and a network that must not be used."""
     folder = tmp_path / "cache"
     monkeypatch.setenv(fetch.CACHE_ENV, str(folder))
-    monkeypatch.setattr("napari_karyotype.dataset.shared_data_dir", lambda: None)
+    monkeypatch.setattr("napari_karyotype.datasets.chromosomes.shared_data_dir", lambda: None)
 
     def no_network(*args, **kwargs):
         raise AssertionError("the test reached for the network")

@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.io import MAX_PIXELS, as_karyogram, read_karyogram
+from napari_karyotype.image.io import MAX_PIXELS, as_karyogram, read_karyogram
 
 
 def _karyogram_like(h=120, w=200):

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from napari_karyotype.cell.features import relabel
+from napari_karyotype.cell.karyogram import arrange_karyogram, save_karyogram
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.features import relabel
-from napari_karyotype.karyogram import arrange_karyogram, save_karyogram
 from test_features import CELLS, truth_table
 
 
 @pytest.fixture(scope="module")
 def composed(cells):
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     return compose_karyogram(cells[CELLS[0]], seed=2, numbers=False)
 

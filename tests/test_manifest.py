@@ -62,8 +62,8 @@ def test_npe2_validate_command():
 
 def test_writer_writes_the_features_table(tmp_path):
     from napari_karyotype._writer import write_table
-    from napari_karyotype.export import read_table_csv
-    from napari_karyotype.features import empty_features, relabel, sync_features
+    from napari_karyotype.cell.export import read_table_csv
+    from napari_karyotype.cell.features import empty_features, relabel, sync_features
 
     labels = np.zeros((40, 60), np.int32)
     labels[5:30, 5:12] = 1

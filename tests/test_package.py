@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 CORE = (
-    "analyze assign classifier compose dataset export features io karyogram preprocess rows "
-    "scale segment shapes synthetic training evaluation _sample_data"
+    "pipeline.analyze cell.assign classification.model samples.compose datasets.chromosomes "
+    "cell.export cell.features image.io cell.karyogram classification.canvas segmentation.rows "
+    "classification.scale segmentation.contours segmentation.shapes samples.synthetic "
+    "training.fit training.evaluation _sample_data"
 ).split()
 
 
@@ -70,6 +72,6 @@ def test_wheel_ships_the_model_manifest_and_data(tmp_path):
         "napari_karyotype/models/karyotype_cnn.keras",
         "napari_karyotype/models/karyotype_cnn.json",
         "napari_karyotype/models/MODEL_CARD.md",
-        "napari_karyotype/data/cytoband_hg38.tsv",
+        "napari_karyotype/samples/data/cytoband_hg38.tsv",
     ):
         assert name in names

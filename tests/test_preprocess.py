@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.preprocess import (
+from napari_karyotype.classification.canvas import (
     CANVAS_SHAPE,
     canvas_stats,
     chromosome_canvas,
     dataset_canvas,
     dataset_mask,
 )
+from napari_karyotype.errors import KaryotypeError
 
 pytestmark = pytest.mark.data
 

@@ -8,7 +8,7 @@ import tifffile
 from PIL import Image
 
 from napari_karyotype._reader import get_reader, read_karyograms
-from napari_karyotype.synthetic import synthetic_karyogram
+from napari_karyotype.samples.synthetic import synthetic_karyogram
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_karyotype.compose import compose_karyogram
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.io import as_karyogram
-from napari_karyotype.rows import propose_rows
+from napari_karyotype.image.io import as_karyogram
+from napari_karyotype.samples.compose import compose_karyogram
+from napari_karyotype.segmentation.rows import propose_rows
 
 pytestmark = pytest.mark.data
 

@@ -8,9 +8,10 @@ import urllib.request
 import numpy as np
 import pytest
 
-from napari_karyotype import CLASSES, fetch
+from napari_karyotype import CLASSES
 from napari_karyotype._sample_data import hu2019_sample, synthetic_sample
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.samples import fetch
 
 
 def _check_layers(layers, name_part: str, n: int = 46):
@@ -63,7 +64,7 @@ def test_hu2019_sample_from_the_shared_copy(data_dir, monkeypatch):
 
 def test_hu2019_sample_offline_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv(fetch.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr("napari_karyotype.dataset.shared_data_dir", lambda: None)
+    monkeypatch.setattr("napari_karyotype.datasets.chromosomes.shared_data_dir", lambda: None)
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Network is unreachable")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_karyotype.scale import (
+from napari_karyotype.classification.scale import (
     DATASET_CANVAS_LENGTH,
     DATASET_STATS,
     estimate_scale,
@@ -20,7 +20,7 @@ SMALL = {"13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "Y"}
 @pytest.fixture(scope="module")
 def composed(cells):
     """Three real cells composed at 0.6x, 1x and 1.5x."""
-    from napari_karyotype.compose import compose_karyogram
+    from napari_karyotype.samples.compose import compose_karyogram
 
     return {(c, s): compose_karyogram(cells[c], scale=s) for c in CELLS for s in (0.6, 1.0, 1.5)}
 
@@ -32,7 +32,7 @@ def test_bundled_statistics_are_those_of_the_dataset(chromosomes):
 
 @pytest.mark.data
 def test_canvas_length_constant_is_that_of_the_dataset(chromosomes):
-    from napari_karyotype.preprocess import canvas_stats, dataset_canvas
+    from napari_karyotype.classification.canvas import canvas_stats, dataset_canvas
 
     canvases = np.stack([dataset_canvas(c.image) for c in chromosomes[::7]])
     assert abs(canvas_stats(canvases)["median_length_px"] - DATASET_CANVAS_LENGTH) <= 2
@@ -99,8 +99,8 @@ def test_accuracy_holds_at_other_magnifications(cells, bundled_classifier):
     The bundled model was trained on all shared cells, these included: it is the scale
     estimate that is tested, not the classifier.
     """
-    from napari_karyotype.compose import compose_karyogram
-    from napari_karyotype.features import classify_cell
+    from napari_karyotype.cell.features import classify_cell
+    from napari_karyotype.samples.compose import compose_karyogram
 
     clf = bundled_classifier
 
@@ -133,7 +133,7 @@ def test_a_whole_cell_is_refined_by_its_confident_classes():
     """46 chromosomes whose median misleads (all small ones, at 1.25x): the confident classes
     pull the scale to the truth, and the CNN is asked a second time there."""
     from napari_karyotype import CLASSES
-    from napari_karyotype.scale import cell_scale_and_probs
+    from napari_karyotype.classification.scale import cell_scale_and_probs
 
     per_class = DATASET_STATS["class_median_axis"]
     small = [c for c in ("19", "20", "21", "22") for _ in range(11)] + ["Y", "Y"]
@@ -157,7 +157,7 @@ def test_a_whole_cell_is_classified_once():
     """A whole 46,XX cell at 1.25x: the median-based scale is within 5 % of the class-based one,
     so the CNN is asked once."""
     from napari_karyotype import CLASSES
-    from napari_karyotype.scale import cell_scale_and_probs
+    from napari_karyotype.classification.scale import cell_scale_and_probs
 
     per_class = DATASET_STATS["class_median_axis"]
     whole = [c for c in CLASSES[:22] for _ in (0, 1)] + ["X", "X"]
@@ -194,7 +194,7 @@ def _peaked(n, right, peak_at, wrong=None, wrong_peak=None):
 def test_a_partial_cell_gets_the_scale_where_the_cnn_is_surest():
     """Rows of small chromosomes alone, at 1.25x: their median would scale them up by a third;
     the search over scales finds where the CNN is surest (0.8, within the 5 % grid step)."""
-    from napari_karyotype.scale import SEARCH, cell_scale_and_probs
+    from napari_karyotype.classification.scale import SEARCH, cell_scale_and_probs
 
     per_class = DATASET_STATS["class_median_axis"]
     small = ["19", "20", "21", "22"] * 4
@@ -215,7 +215,7 @@ def test_a_partial_cell_gets_the_scale_where_the_cnn_is_surest():
 def test_verified_classes_steer_the_search():
     """The CNN is surest of wrong classes at 0.5; the user's verified classes are surest at 0.8
     and win."""
-    from napari_karyotype.scale import cell_scale_and_probs
+    from napari_karyotype.classification.scale import cell_scale_and_probs
 
     right, wrong = ["1", "2", "3", "21", "22"], ["4", "5", "6", "19", "20"]
     axes = np.array([DATASET_STATS["class_median_axis"][c] for c in right])
@@ -233,8 +233,8 @@ def test_cell_scales_bring_every_cell_to_the_training_size(chromosomes):
     """Cells differ by condensation (0.74x to 1.5x); scaled by their factor, every cell's
     chromosomes have the training size of their class, and the blind (median) factor a new
     cell gets is within 8 % of the one from the true classes."""
-    from napari_karyotype.dataset import group_by_cell
-    from napari_karyotype.scale import cell_scales, crop_axis
+    from napari_karyotype.classification.scale import cell_scales, crop_axis
+    from napari_karyotype.datasets.chromosomes import group_by_cell
 
     known = cell_scales(chromosomes, DATASET_STATS)
     blind = cell_scales(chromosomes, DATASET_STATS, use_classes=False)
@@ -247,7 +247,12 @@ def test_cell_scales_bring_every_cell_to_the_training_size(chromosomes):
 
 
 def test_per_cell_models_are_always_scaled():
-    from napari_karyotype.scale import PER_CELL, TOLERANCE, is_per_cell, tolerance_for
+    from napari_karyotype.classification.scale import (
+        PER_CELL,
+        TOLERANCE,
+        is_per_cell,
+        tolerance_for,
+    )
 
     class Model:
         def __init__(self, meta):
@@ -267,7 +272,7 @@ def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed, bundled
     """Only the small chromosomes (rows 3 and 4) or only the large ones segmented: the cell is
     scaled as the whole cell is (within 8 %) and classified as well (bundled model, trained on
     these cells: it is the scale that is tested)."""
-    from napari_karyotype.features import classify_cell
+    from napari_karyotype.cell.features import classify_cell
 
     clf = bundled_classifier
     large = {"1", "2", "3", "4", "5", "6", "7", "X"}

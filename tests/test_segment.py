@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_karyotype.compose import compose_karyogram
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.io import as_karyogram
-from napari_karyotype.metrics import match_labels
-from napari_karyotype.rows import propose_rows
-from napari_karyotype.segment import SegmentationCancelled, segment
+from napari_karyotype.image.io import as_karyogram
+from napari_karyotype.samples.compose import compose_karyogram
+from napari_karyotype.segmentation.contours import SegmentationCancelled, segment
+from napari_karyotype.segmentation.metrics import match_labels
+from napari_karyotype.segmentation.rows import propose_rows
 
 pytestmark = pytest.mark.data
 
@@ -151,7 +151,7 @@ def test_bad_requests(some_cells):
 @pytest.mark.parametrize("touching", [False, True])
 def test_synthetic_karyograms(touching):
     """Ideogram-drawn karyograms (blurred, noisy): same quality targets."""
-    synthetic = pytest.importorskip("napari_karyotype.synthetic")
+    synthetic = pytest.importorskip("napari_karyotype.samples.synthetic")
     for seed in (0, 1):
         k = synthetic.synthetic_karyogram(seed=seed, touching=touching)
         image = as_karyogram(k.image).image

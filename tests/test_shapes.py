@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.shapes import read_shapes_csv, shape_mask, write_shapes_csv
+from napari_karyotype.segmentation.shapes import read_shapes_csv, shape_mask, write_shapes_csv
 
 RECT = np.array([[10, 20], [10, 60], [40, 60], [40, 20]], float)
 

@@ -8,8 +8,8 @@ from scipy import ndimage as ndi
 
 from napari_karyotype import CLASSES
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.ideogram import STAIN_DENSITY, load_ideograms
-from napari_karyotype.synthetic import synthetic_karyogram
+from napari_karyotype.samples.ideogram import STAIN_DENSITY, load_ideograms
+from napari_karyotype.samples.synthetic import synthetic_karyogram
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def notes(monkeypatch):
 
 @pytest.fixture(scope="module")
 def sample():
-    from napari_karyotype.synthetic import synthetic_karyogram
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
 
     return synthetic_karyogram(seed=1)
 
@@ -152,7 +152,7 @@ def test_review_needs_a_classified_chromosome(make_napari_viewer, qtbot, notes, 
 def test_export_errors_leave_layers(make_napari_viewer, notes, sample, tmp_path):
     from napari_karyotype._widgets import ExportWidget
     from napari_karyotype._widgets.display import store_table
-    from napari_karyotype.features import empty_features, sync_features
+    from napari_karyotype.cell.features import empty_features, sync_features
 
     viewer = make_napari_viewer()
     viewer.add_image(sample.image, name="cell")
@@ -196,7 +196,7 @@ def test_segment_fields_map_to_segment_arguments(make_napari_viewer):
     import inspect
 
     from napari_karyotype._widgets import SegmentWidget
-    from napari_karyotype.segment import segment
+    from napari_karyotype.segmentation.contours import segment
 
     widget = SegmentWidget(make_napari_viewer())
     params = widget.parameters()
@@ -226,7 +226,7 @@ def test_unexpected_failure_is_one_logged_line(
     make_napari_viewer, notes, sample, monkeypatch, caplog
 ):
     """A bug in the core (not a KaryotypeError) still reaches the user as one line, and the log."""
-    import napari_karyotype.rows as rows_module
+    import napari_karyotype.segmentation.rows as rows_module
     from napari_karyotype._widgets import RowsWidget
 
     def broken(image, **kwargs):

@@ -11,7 +11,7 @@ import pytest
 
 import test_widgets_helpers as helpers
 from napari_karyotype import CLASSES
-from napari_karyotype.features import COLUMNS, summarize
+from napari_karyotype.cell.features import COLUMNS, summarize
 
 pytestmark = pytest.mark.gui
 
@@ -58,8 +58,8 @@ def test_demo_rows_segment_classify_review_export(
 ):
     from napari_karyotype._widgets import open_demo
     from napari_karyotype._widgets.display import UNCLASSIFIED_COLOR, class_colors
-    from napari_karyotype.dataset import load_chromosomes
-    from napari_karyotype.export import read_table_csv
+    from napari_karyotype.cell.export import read_table_csv
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
 
     viewer = make_napari_viewer()
 
@@ -271,10 +271,10 @@ def test_demo_rows_segment_classify_review_export(
 def test_bundled_model_by_default(make_napari_viewer, qtbot, notes):
     """With no model file chosen, Classify runs the bundled CNN exactly as the core does."""
     from napari_karyotype._widgets import ClassifyWidget
-    from napari_karyotype.classifier import bundled_model_path
-    from napari_karyotype.features import classify_cell
-    from napari_karyotype.io import as_karyogram
-    from napari_karyotype.synthetic import synthetic_karyogram
+    from napari_karyotype.cell.features import classify_cell
+    from napari_karyotype.classification.model import bundled_model_path
+    from napari_karyotype.image.io import as_karyogram
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
 
     if not bundled_model_path().is_file():
         pytest.skip("no bundled model in this checkout")

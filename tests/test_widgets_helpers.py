@@ -13,7 +13,7 @@ def save_tiny_model(path) -> str:
     Its answers are arbitrary but deterministic: enough to drive the widgets' classification path
     with a model file the user picks, without the cost of training.
     """
-    from napari_karyotype.backend import import_tensorflow
+    from napari_karyotype.classification.backend import import_tensorflow
 
     import_tensorflow()  # as every model load does: safe after a napari canvas exists
     import keras

@@ -1,7 +1,7 @@
 """napari reader: PNG, JPEG, TIFF, BMP and GIF karyograms as one grey Image layer.
 
 The image is brought into the package convention (dark chromosomes on light, float in [0, 1]) by
-:func:`napari_karyotype.io.read_karyogram`; ``metadata["inverted"]`` says whether a light-on-dark
+:func:`~.image.io.read_karyogram`; ``metadata["inverted"]`` says whether a light-on-dark
 (fluorescent) input was inverted. A file that cannot be read gives a napari error notification
 with one line, and no layer.
 """
@@ -37,7 +37,7 @@ def read_karyograms(path) -> list[tuple]:
     napari adds nothing and shows no second error.
     """
     from napari_karyotype.errors import KaryotypeError
-    from napari_karyotype.io import read_karyogram
+    from napari_karyotype.image.io import read_karyogram
 
     layers = []
     for p in _paths(path) or []:

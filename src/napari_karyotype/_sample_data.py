@@ -19,7 +19,7 @@ def _truth_features(classes: dict[int, str]):
 
 
 def karyogram_layers(composed, name: str, source: str) -> list[tuple]:
-    """Layer data tuples (image, truth labels) of a :class:`~napari_karyotype.compose.Composed`."""
+    """Layer data tuples (image, truth labels) of :class:`~.samples.compose.Composed`."""
     rows = [np.asarray(v, float).tolist() for _, v in composed.rows]
     image_meta = {
         "name": name,
@@ -39,7 +39,7 @@ def karyogram_layers(composed, name: str, source: str) -> list[tuple]:
 
 def synthetic_sample(seed: int = 0, sex: str = "XY") -> list[tuple]:
     """A synthetic G-banded 46,XY karyogram drawn from the ISCN ideogram, with its truth."""
-    from napari_karyotype.synthetic import synthetic_karyogram
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
 
     composed = synthetic_karyogram(seed=seed, sex=sex)
     return karyogram_layers(composed, "synthetic karyogram", f"synthetic seed={seed} sex={sex}")
@@ -49,10 +49,10 @@ def hu2019_sample(seed: int = 0) -> list[tuple]:
     """A karyogram composed from the chromosomes of one published Hu et al. 2019 cell.
 
     Uses the shared dataset if present, else downloads the pinned cell once (see
-    :mod:`napari_karyotype.fetch`); offline, raises a one-line :class:`KaryotypeError`.
+    :mod:`napari_karyotype.samples.fetch`); offline, raises a one-line :class:`KaryotypeError`.
     """
-    from napari_karyotype.compose import compose_karyogram
-    from napari_karyotype.fetch import SAMPLE_CELL, load_cell
+    from napari_karyotype.samples.compose import compose_karyogram
+    from napari_karyotype.samples.fetch import SAMPLE_CELL, load_cell
 
     composed = compose_karyogram(load_cell(SAMPLE_CELL), seed=seed)
     return karyogram_layers(

@@ -15,7 +15,7 @@ def write_table(path: str, data: Any, attributes: dict) -> list[str]:
     The table is what the Classify widget keeps in ``layer.features`` (napari's lookup column
     ``index`` is left out), so the file is the same as the Export widget's "Save table CSV".
     """
-    from napari_karyotype.export import write_table_csv
+    from napari_karyotype.cell.export import write_table_csv
 
     features = attributes.get("features")
     name = attributes.get("name", "labels")

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_karyotype.analyze import analyze_files
+    from napari_karyotype.pipeline.analyze import analyze_files
 
     summary, failures = analyze_files(
         args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model

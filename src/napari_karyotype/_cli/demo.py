@@ -58,8 +58,8 @@ def load_sample(kind: str = "auto", seed: int = 0):
     from napari_karyotype.errors import KaryotypeError
 
     if kind in ("auto", "real"):
-        from napari_karyotype.compose import compose_karyogram
-        from napari_karyotype.fetch import SAMPLE_CELL, load_cell
+        from napari_karyotype.samples.compose import compose_karyogram
+        from napari_karyotype.samples.fetch import SAMPLE_CELL, load_cell
 
         try:
             composed = compose_karyogram(load_cell(SAMPLE_CELL), seed=seed)
@@ -68,7 +68,7 @@ def load_sample(kind: str = "auto", seed: int = 0):
             if kind == "real":
                 raise
             print(f"napari-karyotype demo: {err}; using the synthetic sample", file=sys.stderr)
-    from napari_karyotype.synthetic import synthetic_karyogram
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
 
     return synthetic_karyogram(seed=seed), "synthetic (ISCN ideogram)", "synthetic"
 
@@ -109,10 +109,10 @@ def run_headless(
     """The pipeline on the sample; outputs in ``out``; a short report on ``log``."""
     import imageio.v3 as iio
 
-    from napari_karyotype.analyze import analyze_image, score, write_outputs
-    from napari_karyotype.assign import iscn_of
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.cell.assign import iscn_of
+    from napari_karyotype.classification.model import load_classifier
     from napari_karyotype.errors import KaryotypeError
+    from napari_karyotype.pipeline.analyze import analyze_image, score, write_outputs
 
     log = log or sys.stdout
     sample, description, key = load_sample(sample, seed)

@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from napari_karyotype.classifier import load_classifier
-    from napari_karyotype.dataset import load_chromosomes
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
     from napari_karyotype.errors import KaryotypeError
-    from napari_karyotype.evaluation import evaluate, write_evaluation
+    from napari_karyotype.training.evaluation import evaluate, write_evaluation
 
     chromosomes = load_chromosomes(args.data)
     classifier = load_classifier(args.model)

@@ -49,10 +49,10 @@ def _segment_one(path: Path, args, rows_shapes) -> str:
     import numpy as np
     import tifffile
 
-    from napari_karyotype.io import read_karyogram
-    from napari_karyotype.rows import propose_rows
-    from napari_karyotype.segment import segment
-    from napari_karyotype.shapes import write_shapes_csv
+    from napari_karyotype.image.io import read_karyogram
+    from napari_karyotype.segmentation.contours import segment
+    from napari_karyotype.segmentation.rows import propose_rows
+    from napari_karyotype.segmentation.shapes import write_shapes_csv
 
     karyogram = read_karyogram(path)
     shapes = rows_shapes if rows_shapes is not None else propose_rows(karyogram.image)
@@ -77,7 +77,7 @@ def _segment_one(path: Path, args, rows_shapes) -> str:
 
 
 def run(args) -> int:
-    from napari_karyotype.shapes import read_shapes_csv
+    from napari_karyotype.segmentation.shapes import read_shapes_csv
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

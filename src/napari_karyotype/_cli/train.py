@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from napari_karyotype.dataset import load_chromosomes
-    from napari_karyotype.training import parse_cases, train
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
+    from napari_karyotype.training.fit import parse_cases, train
 
     chromosomes = load_chromosomes(args.data)
     train(

@@ -73,7 +73,7 @@ def require_layer(layer, kind: str, role: str):
 
 def layer_image(layer) -> np.ndarray:
     """The karyogram of an Image layer as the core's 2-D float image (dark chromosomes on light)."""
-    from napari_karyotype.io import as_karyogram
+    from napari_karyotype.image.io import as_karyogram
 
     layer = require_layer(layer, "Image", "karyogram image")
     data = np.asarray(layer.data)

@@ -47,8 +47,8 @@ from napari_karyotype._widgets.display import (
     store_table,
     table_of,
 )
+from napari_karyotype.cell.features import LOW_CONFIDENCE
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.features import LOW_CONFIDENCE
 
 TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified")
 CLASS_KEYS = tuple("0123456789") + ("x", "y")
@@ -233,7 +233,7 @@ class ClassifyWidget(ViewerWidget):
     @guarded("Classification")
     def run(self, _=None):
         """Classify every label in a worker thread; returns the worker (None if input is bad)."""
-        from napari_karyotype.features import classify_cell
+        from napari_karyotype.cell.features import classify_cell
 
         if self.worker is not None:
             raise KaryotypeError("a classification is already running")
@@ -298,7 +298,7 @@ class ClassifyWidget(ViewerWidget):
                 return
             current = np.asarray(layer.data)
             if not np.array_equal(current, labels):
-                from napari_karyotype.features import sync_features
+                from napari_karyotype.cell.features import sync_features
 
                 table = sync_features(table, current, previous_labels=labels)
             old = table_of(layer)
@@ -339,7 +339,7 @@ class ClassifyWidget(ViewerWidget):
 
     def refresh(self):
         """Bring the table in line with the label ids now in the layer; returns the table."""
-        from napari_karyotype.features import sync_features
+        from napari_karyotype.cell.features import sync_features
 
         table = self._require_table()
         current = np.asarray(self._layer.data)
@@ -356,7 +356,7 @@ class ClassifyWidget(ViewerWidget):
 
         ``cls`` None or "" gives the chromosome back to the classifier. Returns the new table.
         """
-        from napari_karyotype.features import relabel
+        from napari_karyotype.cell.features import relabel
 
         table = self.refresh()
         label = int(self._layer.selected_label if label is None else label)
@@ -380,7 +380,7 @@ class ClassifyWidget(ViewerWidget):
     @guarded("Undo")
     def undo(self):
         """Restore the table as it was before the last relabel (or classification)."""
-        from napari_karyotype.features import sync_features
+        from napari_karyotype.cell.features import sync_features
 
         if not self._undo:
             raise KaryotypeError("nothing to undo")
@@ -432,7 +432,7 @@ class ClassifyWidget(ViewerWidget):
         if table is None:
             self.summary.value = "not classified yet"
         else:
-            from napari_karyotype.features import summarize
+            from napari_karyotype.cell.features import summarize
 
             # the estimate of the last run (auto) or the user's override
             self.summary.value = summary_text(summarize(table, scale=float(self.scale.value)))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from napari_karyotype import CLASSES
 from napari_karyotype._widgets._common import CLASSES_LAYER, find_layer
-from napari_karyotype.features import COLUMNS, LOW_CONFIDENCE, check_features
+from napari_karyotype.cell.features import COLUMNS, LOW_CONFIDENCE, check_features
 
 UNCLASSIFIED_COLOR = (0.6, 0.6, 0.6, 1.0)
 FLAG_RING_PX = 40

@@ -92,7 +92,7 @@ class ExportWidget(ViewerWidget):
     @guarded("Saving the table")
     def export_table(self, path: str | Path | None = None) -> Path:
         """Write the labels layer's features table as CSV; returns the path."""
-        from napari_karyotype.export import write_table_csv
+        from napari_karyotype.cell.export import write_table_csv
 
         _, table = self._table()
         path = Path(path) if path is not None else _path_of(self.table_path, "table file")
@@ -105,7 +105,7 @@ class ExportWidget(ViewerWidget):
     @guarded("Exporting crops")
     def export_crops(self, folder: str | Path | None = None, cell: str | None = None):
         """Write the classified chromosomes as dataset GIFs; returns the written paths."""
-        from napari_karyotype.export import export_crops
+        from napari_karyotype.cell.export import export_crops
 
         layer, table = self._table()
         image = layer_image(self.image.value)
@@ -127,7 +127,7 @@ class ExportWidget(ViewerWidget):
     @guarded("Arranging the karyogram")
     def export_karyogram(self, path: str | Path | None = None):
         """Arrange the chromosomes into a karyogram: an Image layer, and a PNG if a path is set."""
-        from napari_karyotype.karyogram import arrange_karyogram, save_karyogram
+        from napari_karyotype.cell.karyogram import arrange_karyogram, save_karyogram
 
         layer, table = self._table()
         image_layer = self.image.value

@@ -36,7 +36,7 @@ class RowsWidget(ViewerWidget):
     @guarded("Proposing rows")
     def run(self, _=None):
         """Propose rows for the chosen image; returns the Shapes layer."""
-        from napari_karyotype.rows import propose_rows
+        from napari_karyotype.segmentation.rows import propose_rows
 
         image = layer_image(self.image.value)
         shapes = propose_rows(image)

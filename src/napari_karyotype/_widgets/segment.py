@@ -54,7 +54,7 @@ PREVIEW_EVERY_S = 0.1
 
 def segment_defaults() -> dict:
     """The keyword defaults of ``segment.segment`` as field values (0 where it chooses itself)."""
-    from napari_karyotype.segment import segment
+    from napari_karyotype.segmentation.contours import segment
 
     out = dict(FALLBACK_DEFAULTS)
     for name, param in inspect.signature(segment).parameters.items():
@@ -169,7 +169,7 @@ class SegmentWidget(ViewerWidget):
     @guarded("Segmentation")
     def run(self, _=None):
         """Start segmenting in a worker thread; returns the worker (None if input is bad)."""
-        from napari_karyotype.segment import segment
+        from napari_karyotype.segmentation.contours import segment
 
         if self.worker is not None:
             raise KaryotypeError("a segmentation is already running: wait or cancel it")

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from napari_karyotype.cell.features import CellSummary
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.features import CellSummary
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
 """Files of these types are taken from a folder given to :func:`collect_images`."""
@@ -59,7 +59,7 @@ class Analysis:
 
 
 def _as_image(image) -> tuple[np.ndarray, bool, str | None]:
-    from napari_karyotype import io
+    from napari_karyotype.image import io
 
     if isinstance(image, io.Karyogram):
         k = image
@@ -72,10 +72,10 @@ def _as_image(image) -> tuple[np.ndarray, bool, str | None]:
 
 def resolve_rows(rows, image: np.ndarray) -> list:
     """Row shapes: ``"auto"`` proposes them, a path reads a napari Shapes CSV, a list is kept."""
-    from napari_karyotype import shapes as _shapes
+    from napari_karyotype.segmentation import shapes as _shapes
 
     if rows is None or (isinstance(rows, str) and rows == "auto"):
-        from napari_karyotype.rows import propose_rows
+        from napari_karyotype.segmentation.rows import propose_rows
 
         found = propose_rows(image)
     elif isinstance(rows, (str, Path)):
@@ -104,9 +104,9 @@ def analyze_image(
     None for the bundled model. ``scale``: None estimates it. ``segment_options``: keyword
     arguments of ``segment.segment``. ``progress(done, total, step)`` between the steps.
     """
-    from napari_karyotype import features as _features
-    from napari_karyotype import segment as _segment
-    from napari_karyotype.karyogram import arrange_karyogram
+    from napari_karyotype.cell import features as _features
+    from napari_karyotype.cell.karyogram import arrange_karyogram
+    from napari_karyotype.segmentation import contours as _segment
 
     def step(i: int, what: str) -> None:
         if progress is not None:
@@ -143,8 +143,8 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[st
     """Write ``<stem>_labels.tif``, ``<stem>.csv`` and ``<stem>_karyogram.png`` into ``out_dir``."""
     import tifffile
 
-    from napari_karyotype.export import write_table_csv
-    from napari_karyotype.karyogram import save_karyogram
+    from napari_karyotype.cell.export import write_table_csv
+    from napari_karyotype.cell.karyogram import save_karyogram
 
     out_dir = Path(out_dir)
     paths = {
@@ -229,7 +229,7 @@ def analyze_files(
     that fails is reported in one line on ``log`` (default stderr) and skipped. Returns the summary
     table (also written as ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
     """
-    from napari_karyotype.classifier import load_classifier
+    from napari_karyotype.classification.model import load_classifier
 
     log = log or sys.stderr
     paths = collect_images(inputs, out_dir)
@@ -238,7 +238,7 @@ def analyze_files(
     if isinstance(rows, str) and rows != "auto":
         rows = Path(rows)
     if isinstance(rows, Path):
-        from napari_karyotype.shapes import read_shapes_csv
+        from napari_karyotype.segmentation.shapes import read_shapes_csv
 
         rows = read_shapes_csv(rows)  # once, for every image; a bad file stops here
     clf = classifier if classifier is not None else load_classifier(model)

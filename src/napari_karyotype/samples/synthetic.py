@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_karyotype.compose import ROW_LAYOUT, Composed, text_bitmap
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.ideogram import Ideogram, load_ideograms
+from napari_karyotype.samples.compose import ROW_LAYOUT, Composed, text_bitmap
+from napari_karyotype.samples.ideogram import Ideogram, load_ideograms
 
 LENGTH_PX = (18.0, 0.66)
 """Chromosome length in px at scale 1: ``a + b * megabases`` (chr1 about 182 px, chr21 about 49)."""
@@ -178,7 +178,7 @@ def synthetic_karyogram(
 ) -> Composed:
     """Draw a G-banded karyogram of a normal cell (46,XY by default) with its true labels.
 
-    Returns :class:`napari_karyotype.compose.Composed`: ``image`` uint8 (white background, dark
+    Returns :class:`~.compose.Composed`: ``image`` uint8 (white background, dark
     chromosomes, about ``1300 x 650`` px at ``scale=1``), ``labels`` int32 (one id per
     chromosome), ``classes`` {label: class} and ``rows`` (one ``("rectangle", (4, 2))`` per row).
     ``sex`` is the sex chromosome complement (``"XX"``, ``"XY"``, ``"XXY"``…); ``touching`` puts

@@ -35,7 +35,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
 
 def assign_cells(probs: np.ndarray, cells: Sequence[str], **kwargs) -> tuple[np.ndarray, dict]:
     """Per-cell Hungarian assignment: (assigned class index per row, {cell: ISCN})."""
-    from napari_karyotype.assign import assign_cell
+    from napari_karyotype.cell.assign import assign_cell
 
     index = {c: i for i, c in enumerate(CLASSES)}
     cells = np.asarray(cells)
@@ -89,12 +89,12 @@ class Evaluation:
 def predict_cells(chromosomes, classifier) -> tuple[np.ndarray, dict[str, float]]:
     """``(probs (n, 24), {cell: scale})`` of dataset chromosomes, cell by cell.
 
-    A :data:`~napari_karyotype.scale.PER_CELL` model gets each cell scaled as in the plugin
-    (:func:`napari_karyotype.scale.cell_scale_and_probs`; no true class is used); any other
+    A :data:`~.scale.PER_CELL` model gets each cell scaled as in the plugin
+    (:func:`~.scale.cell_scale_and_probs`; no true class is used); any other
     model sees the crops as they are.
     """
-    from napari_karyotype import scale as _scale
-    from napari_karyotype.training import canvases_of
+    from napari_karyotype.classification import scale as _scale
+    from napari_karyotype.training.fit import canvases_of
 
     if not _scale.is_per_cell(classifier):
         return classifier.predict_proba(canvases_of(chromosomes)), {}
@@ -121,7 +121,7 @@ def evaluate(chromosomes, classifier) -> Evaluation:
     """Classify dataset chromosomes with ``classifier`` and score them."""
     import pandas as pd
 
-    from napari_karyotype.training import labels_of
+    from napari_karyotype.training.fit import labels_of
 
     probs, scales = predict_cells(chromosomes, classifier)
     labels = labels_of(chromosomes)

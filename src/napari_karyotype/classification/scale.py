@@ -195,7 +195,7 @@ def estimate_scale(
     """
     from scipy import ndimage as ndi
 
-    from napari_karyotype.features import label_ids
+    from napari_karyotype.cell.features import label_ids
 
     if not stats:
         return 1.0

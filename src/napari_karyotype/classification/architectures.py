@@ -1,6 +1,6 @@
 """Classifier architectures (Keras 3, any backend) and their training recipes.
 
-Both take a (220, 100, 1) canvas from :func:`napari_karyotype.preprocess.chromosome_canvas`
+Both take a (220, 100, 1) canvas from :func:`~.canvas.chromosome_canvas`
 (dark on white, [0, 1]) and output softmax probabilities over the 24 classes 1…22, X, Y.
 
 - ``paper``: the CNN of Hu et al. 2019 as published: three blocks of (3x3 conv, 5x5 conv, ReLU,
@@ -13,7 +13,7 @@ Both take a (220, 100, 1) canvas from :func:`napari_karyotype.preprocess.chromos
   model, four conv-BN-ReLU blocks, global average pooling, dropout, softmax. The canvas is never
   resized to fill it, so chromosome size stays visible to the network. Its recipe trains on
   size-normalised cells (``per_cell_scale``: each cell resampled so that its chromosomes have the
-  training set's size, :func:`napari_karyotype.scale.cell_scales`), so the size it learns is
+  training set's size, :func:`~.scale.cell_scales`), so the size it learns is
   relative to the cell, and zoom augmentation stays small (± 5 %).
 
 Augmentation lives in :func:`augmentation`, a separate block put in front of the model only while
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_karyotype import CLASSES
-from napari_karyotype.preprocess import CANVAS_SHAPE
+from napari_karyotype.classification.canvas import CANVAS_SHAPE
 
 ARCHITECTURES = ("compact", "paper")
 INPUT_SHAPE = (*CANVAS_SHAPE, 1)

@@ -21,7 +21,7 @@ _CELL_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 def write_table_csv(path: str | Path, features: pd.DataFrame) -> Path:
     """Write the features table (columns of ``features.COLUMNS``) as CSV, without the index."""
-    from napari_karyotype.features import check_features
+    from napari_karyotype.cell.features import check_features
 
     path = Path(path)
     df = check_features(features)
@@ -34,7 +34,7 @@ def write_table_csv(path: str | Path, features: pd.DataFrame) -> Path:
 
 def read_table_csv(path: str | Path) -> pd.DataFrame:
     """Read a features CSV written by :func:`write_table_csv` (checked, with proper dtypes)."""
-    from napari_karyotype.features import check_features
+    from napari_karyotype.cell.features import check_features
 
     path = Path(path)
     try:
@@ -72,8 +72,8 @@ def export_crops(
     """
     from PIL import Image
 
-    from napari_karyotype.features import check_features
-    from napari_karyotype.preprocess import chromosome_canvas
+    from napari_karyotype.cell.features import check_features
+    from napari_karyotype.classification.canvas import chromosome_canvas
 
     cell = str(cell).strip()
     if not _CELL_OK.match(cell) or ".K." in cell:

@@ -86,7 +86,7 @@ class Ideogram:
 @functools.cache
 def load_ideograms() -> dict[str, Ideogram]:
     """The ideogram of every class in :data:`napari_karyotype.CLASSES` (read once, cached)."""
-    text = resources.files("napari_karyotype").joinpath("data", _TABLE).read_text("utf-8")
+    text = resources.files("napari_karyotype.samples").joinpath("data", _TABLE).read_text("utf-8")
     bands: dict[str, list[Band]] = {}
     for line in text.splitlines():
         if not line.strip() or line.startswith("#") or line.startswith("chrom\t"):

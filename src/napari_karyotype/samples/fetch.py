@@ -66,7 +66,7 @@ def _pin(cell: str, sha256: str | None) -> str:
 
 
 def _shared_copy(cell: str, pin: str) -> Path | None:
-    from napari_karyotype.dataset import shared_data_dir
+    from napari_karyotype.datasets.chromosomes import shared_data_dir
 
     folder = shared_data_dir()
     if folder is None:
@@ -138,7 +138,7 @@ def fetch_cell(
 
 
 def load_cell(cell: str = SAMPLE_CELL, **kwargs) -> list:
-    """The :class:`~napari_karyotype.dataset.Chromosome` images of one fetched cell."""
-    from napari_karyotype.dataset import load_chromosomes
+    """The :class:`~napari_karyotype.datasets.chromosomes.Chromosome` images of one fetched cell."""
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
 
     return load_chromosomes([fetch_cell(cell, **kwargs)])

@@ -1,6 +1,6 @@
 """Train a chromosome classifier on Hu et al.-format data (backend-agnostic Keras 3).
 
-Cells are split by case (:func:`napari_karyotype.dataset.case_of`), never by image. The best epoch
+Cells are split by case (:func:`~.chromosomes.case_of`), never by image. The best epoch
 by validation accuracy (ties: lower loss) is kept; the softmax temperature is fitted on the
 validation cells. The model is saved as ``MODEL.keras`` with a JSON side-car ``MODEL.json``
 (classes, temperature, canvas statistics for scale estimation, training record).
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from napari_karyotype import CLASSES
-from napari_karyotype.backend import import_keras
-from napari_karyotype.dataset import Chromosome, case_of
+from napari_karyotype.classification.backend import import_keras
+from napari_karyotype.classification.canvas import canvas_stats, dataset_canvas
+from napari_karyotype.classification.scale import PER_CELL, cell_scales, is_per_cell, size_stats
+from napari_karyotype.datasets.chromosomes import Chromosome, case_of
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.preprocess import canvas_stats, dataset_canvas
-from napari_karyotype.scale import PER_CELL, cell_scales, is_per_cell, size_stats
 
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
 
@@ -179,7 +179,12 @@ def train(
     """
     keras = import_keras()
 
-    from napari_karyotype.architectures import RECIPES, augmentation, build_model, optimizer
+    from napari_karyotype.classification.architectures import (
+        RECIPES,
+        augmentation,
+        build_model,
+        optimizer,
+    )
 
     out = Path(out)
     if out.suffix != ".keras":
@@ -188,7 +193,7 @@ def train(
         raise KaryotypeError(f"unknown architecture {arch!r}; choose one of {', '.join(RECIPES)}")
     init_meta: dict = {}
     if init is not None:
-        from napari_karyotype.classifier import read_model_file
+        from napari_karyotype.classification.model import read_model_file
 
         init_meta = read_model_file(init, load_keras=False)[1]
         arch = init_meta.get("arch", arch)
@@ -225,7 +230,7 @@ def train(
 
     _deterministic(seed)
     if init is not None:
-        from napari_karyotype.classifier import read_model_file
+        from napari_karyotype.classification.model import read_model_file
 
         core = read_model_file(init)[0]
     else:

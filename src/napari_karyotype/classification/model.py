@@ -29,7 +29,7 @@ def bundled_model_path() -> Path:
 
 
 def _quiet_backend() -> None:
-    from napari_karyotype.backend import import_tensorflow
+    from napari_karyotype.classification.backend import import_tensorflow
 
     import_tensorflow()
 
@@ -100,7 +100,7 @@ class Classifier:
 
     def predict_proba(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Temperature-scaled class probabilities, (n, 24) over ``CLASSES``."""
-        from napari_karyotype.training import apply_temperature
+        from napari_karyotype.training.fit import apply_temperature
 
         raw = self.predict_raw(canvases, batch_size)
         if len(raw) == 0 or abs(self.temperature - 1.0) < 1e-9:
@@ -125,7 +125,7 @@ def label_canvases(
     """``(label ids, canvases)`` of every non-zero label (regionprops + chromosome_canvas)."""
     from skimage.measure import regionprops
 
-    from napari_karyotype.preprocess import as_unit_float, chromosome_canvas
+    from napari_karyotype.classification.canvas import as_unit_float, chromosome_canvas
 
     labels = np.asarray(labels)
     image = as_unit_float(image)
@@ -154,7 +154,7 @@ def classify_labels(
     ``scale`` None: 1.0, or for a model that learned per-cell sizes the cell's median-based
     estimate (``features.classify_cell`` refines it with the classes found).
     """
-    from napari_karyotype import scale as _scale
+    from napari_karyotype.classification import scale as _scale
 
     classifier = classifier or load_classifier()
     if scale is None and _scale.is_per_cell(classifier):

@@ -31,8 +31,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.rows import background_level, flatten_background
-from napari_karyotype.shapes import normalize_shapes, shape_mask
+from napari_karyotype.segmentation.rows import background_level, flatten_background
+from napari_karyotype.segmentation.shapes import normalize_shapes, shape_mask
 
 METHODS = ("geodesic", "chan-vese")
 
@@ -66,12 +66,12 @@ def _as_image(image) -> np.ndarray:
         image = image.image
     image = np.asarray(image)
     if image.ndim != 2:
-        from napari_karyotype.io import as_karyogram
+        from napari_karyotype.image.io import as_karyogram
 
         return as_karyogram(image).image
     if image.dtype.kind == "f" and image.size and 0 <= float(image.min()) and image.max() <= 1:
         return image.astype(np.float32, copy=False)
-    from napari_karyotype.io import as_karyogram
+    from napari_karyotype.image.io import as_karyogram
 
     return as_karyogram(image).image
 
@@ -97,7 +97,7 @@ def segment(
     """Label every chromosome inside ``shapes`` of a dark-on-light ``image``; int32 labels.
 
     ``image``: 2-D float in [0, 1], dark chromosomes on light (other images go through
-    :func:`napari_karyotype.io.as_karyogram`). ``shapes``: ``(shape_type, (N, 2) vertices)`` pairs
+    :func:`~.image.io.as_karyogram`). ``shapes``: ``(shape_type, (N, 2) vertices)`` pairs
     as napari holds them (rectangles, polygons, ellipses).
 
     ``method``: ``"geodesic"`` (edge-based, default) or ``"chan-vese"`` (region-based).

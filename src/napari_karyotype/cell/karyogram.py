@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
-from napari_karyotype.compose import ROW_LAYOUT as ROWS
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.samples.compose import ROW_LAYOUT as ROWS
 
 MARGIN = 20
 COPY_GAP = 6
@@ -29,7 +29,7 @@ def _class_of(row) -> str:
 
 def _crops(image: np.ndarray, labels: np.ndarray, features: pd.DataFrame):
     """``{label: uint8 crop, white outside its mask}`` for the labels of the table."""
-    from napari_karyotype.preprocess import as_unit_float
+    from napari_karyotype.classification.canvas import as_unit_float
 
     grey = np.round(as_unit_float(image) * 255).astype(np.uint8)
     slices = ndi.find_objects(labels)
@@ -48,12 +48,12 @@ def arrange_karyogram(
 ) -> np.ndarray:
     """The cell's chromosomes in standard rows, dark on white, as a 2-D uint8 image.
 
-    ``features``: the table of :mod:`napari_karyotype.features`; the class shown is ``assigned``
+    ``features``: the table of :mod:`~.cell.features`; the class shown is ``assigned``
     (``chromosome`` where not assigned). Copies of a class are ordered by confidence, so the two
     likeliest homologs come first and extra copies follow them.
     """
-    from napari_karyotype.compose import text_bitmap
-    from napari_karyotype.features import check_features
+    from napari_karyotype.cell.features import check_features
+    from napari_karyotype.samples.compose import text_bitmap
 
     labels = np.asarray(labels)
     if labels.shape != np.asarray(image).shape[:2]:

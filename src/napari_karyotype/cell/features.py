@@ -274,7 +274,7 @@ magnification, need factors of 0.70 to 1.41 by condensation alone."""
 
 def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary:
     """Recompute the cell summary from a (possibly user-edited) features table."""
-    from napari_karyotype import assign as _assign
+    from napari_karyotype.cell import assign as _assign
 
     df = check_features(features)
     classes = [c for c in df["assigned"] if c]
@@ -320,13 +320,13 @@ def classify_cell(
 
     ``classifier``: a loaded classifier, a model path, or None for the bundled model.
     ``scale``: the size factor (``preprocess.chromosome_canvas``); None estimates it from the
-    cell's own chromosomes against the model's training statistics (:mod:`napari_karyotype.scale`).
+    cell's own chromosomes against the model's training statistics (:mod:`~.classification.scale`).
     ``verified``: a previous features table (its verified rows are kept exactly) or a mapping
     ``{label: class}``; verified labels are fixed, the assignment of the others takes them as given.
     ``progress(done, total, what)`` is called between steps.
     """
-    from napari_karyotype import assign as _assign
-    from napari_karyotype import scale as _scale
+    from napari_karyotype.cell import assign as _assign
+    from napari_karyotype.classification import scale as _scale
 
     labels = _check_labels(labels)
     image = np.asarray(image)
@@ -394,7 +394,7 @@ def classify_cell(
 
 def _probabilities(image, labels, ids, clf, scale) -> np.ndarray:
     """(len(ids), 24) class probabilities of the labels ``ids``, in that order."""
-    from napari_karyotype import classifier as _classifier
+    from napari_karyotype.classification import model as _classifier
 
     got_ids, probs = _classifier.classify_labels(image, labels, clf, scale=scale)
     order = {int(lab): i for i, lab in enumerate(got_ids)}
@@ -402,7 +402,7 @@ def _probabilities(image, labels, ids, clf, scale) -> np.ndarray:
 
 
 def _load(classifier):
-    from napari_karyotype import classifier as _classifier
+    from napari_karyotype.classification import model as _classifier
 
     if (
         classifier is None
@@ -440,7 +440,7 @@ def relabel(features: pd.DataFrame, label: int, cls: str | None) -> pd.DataFrame
         df.loc[i, "assigned"] = df.loc[i, "chromosome"]
         df.loc[i, "verified"] = False
         return _typed(df)
-    from napari_karyotype.dataset import class_name
+    from napari_karyotype.datasets.chromosomes import class_name
 
     df.loc[i, "assigned"] = class_name(str(cls))
     df.loc[i, "verified"] = True

@@ -1,0 +1,1 @@
+"""The cell: features table, per-cell assignment (ISCN), karyogram arrangement and exports."""

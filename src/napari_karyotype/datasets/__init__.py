@@ -1,0 +1,1 @@
+"""Datasets of labelled chromosomes for training and evaluation."""

@@ -1,0 +1,1 @@
+"""Sample karyograms: composed from real cells or drawn from the ISCN ideogram."""

@@ -1,0 +1,1 @@
+"""Segmentation: rows proposed on the page, shapes, active contours into one label each."""

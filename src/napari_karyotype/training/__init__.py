@@ -1,0 +1,1 @@
+"""Training and case-wise evaluation of the classifier."""
