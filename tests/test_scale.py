@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_karyotype.classification.model import model_stats
 from napari_karyotype.classification.scale import (
     DATASET_CANVAS_LENGTH,
     DATASET_STATS,
     estimate_scale,
-    model_stats,
     size_stats,
 )
 
@@ -247,12 +247,8 @@ def test_cell_scales_bring_every_cell_to_the_training_size(chromosomes):
 
 
 def test_per_cell_models_are_always_scaled():
-    from napari_karyotype.classification.scale import (
-        PER_CELL,
-        TOLERANCE,
-        is_per_cell,
-        tolerance_for,
-    )
+    from napari_karyotype.classification.model import is_per_cell, tolerance_for
+    from napari_karyotype.classification.scale import PER_CELL, TOLERANCE
 
     class Model:
         def __init__(self, meta):

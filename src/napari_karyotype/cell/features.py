@@ -16,6 +16,7 @@ from scipy import ndimage as ndi
 
 from napari_karyotype import CLASSES
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.segmentation.labels import label_ids
 
 COLUMNS = (
     "label",
@@ -123,12 +124,6 @@ def label_geometry(labels: np.ndarray, ids=None, known: pd.DataFrame | None = No
             length = round(skeleton_length(mask), 1)
         out.append((lab, area, length, centroid))
     return pd.DataFrame(out, columns=["label", "area", "length", "centroid"])
-
-
-def label_ids(labels: np.ndarray) -> np.ndarray:
-    """The non-zero label ids present, ascending."""
-    ids = np.unique(labels)
-    return ids[ids > 0].astype(np.int64)
 
 
 def _check_labels(labels) -> np.ndarray:
@@ -355,10 +350,10 @@ def classify_cell(
         index = {int(lab): i for i, lab in enumerate(ids)}
         scale, probs = _scale.cell_scale_and_probs(
             _scale.axis_lengths(labels, ids),
-            _scale.model_stats(clf),
+            clf.size_stats,
             lambda s: _probabilities(image, labels, ids, clf, s),
             fixed={index[lab]: cls for lab, cls in fixed.items()},
-            tolerance=_scale.tolerance_for(clf),
+            tolerance=clf.scale_tolerance,
         )
     else:
         probs = _probabilities(image, labels, ids, clf, scale)

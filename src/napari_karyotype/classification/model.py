@@ -1,4 +1,9 @@
-"""Load the chromosome classifier and classify the labels of a segmented karyogram.
+"""The chromosome classifier: one object for a model file and its side-car, and its use.
+
+A model ``M.keras`` has a JSON side-car ``M.json`` (classes, temperature, size statistics and
+size normalisation, canvas statistics, training record). :func:`save_model` writes both (training),
+:func:`load_classifier` reads them into a :class:`Classifier` whose attributes are the side-car's
+facts and whose :meth:`Classifier.predict_proba` is calibrated by its temperature.
 
 Keras (and its backend) is imported only when a model is first loaded. The bundled model is
 ``napari_karyotype.models/karyotype_cnn.keras`` with its side-car ``karyotype_cnn.json``.
@@ -8,12 +13,19 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from napari_karyotype import CLASSES
+from napari_karyotype.classification.scale import (
+    DATASET_CANVAS_LENGTH,
+    DATASET_STATS,
+    PER_CELL,
+    TOLERANCE,
+)
 from napari_karyotype.errors import KaryotypeError
 
 BUNDLED_MODEL = "karyotype_cnn.keras"
@@ -34,12 +46,41 @@ def _quiet_backend() -> None:
     import_tensorflow()
 
 
+def sidecar_path(model_path: str | Path) -> Path:
+    """``MODEL.json`` next to ``MODEL.keras``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)``, row-wise."""
+    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) / float(temperature)
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
+    """Write a Keras ``model`` to ``path`` (``.keras``) and ``meta`` to its JSON side-car.
+
+    Returns the :class:`Classifier` that :func:`load_classifier` will read back from ``path``.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise KaryotypeError(f"{path}: the model file must end in .keras")
+    if list(meta.get("classes", CLASSES)) != list(CLASSES):
+        raise KaryotypeError(f"{path}: classes differ from 1…22, X, Y")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n")
+    return Classifier(model, path, dict(meta))
+
+
 def read_model_file(path: str | Path, *, load_keras: bool = True):
     """``(keras model or None, side-car dict)``; a one-line KaryotypeError names a bad file."""
     path = Path(path)
     if not path.is_file():
         raise KaryotypeError(f"{path}: model file not found")
-    meta_path = path.with_suffix(".json")
+    meta_path = sidecar_path(path)
     meta: dict = {}
     if meta_path.is_file():
         try:
@@ -64,17 +105,79 @@ def read_model_file(path: str | Path, *, load_keras: bool = True):
     return model, meta
 
 
+def is_per_cell(classifier_or_meta) -> bool:
+    """Whether a classifier (or its side-car dict) was trained on size-normalised cells."""
+    meta = getattr(classifier_or_meta, "meta", classifier_or_meta)
+    return isinstance(meta, Mapping) and meta.get("size_normalisation") == PER_CELL
+
+
+def tolerance_for(classifier) -> float:
+    """The scale tolerance for a classifier: 0 if it learned per-cell sizes, else TOLERANCE."""
+    return 0.0 if is_per_cell(classifier) else TOLERANCE
+
+
+def model_stats(classifier) -> dict:
+    """The training size statistics of a classifier (:data:`~.scale.DATASET_STATS` if none).
+
+    Reads the side-car (``classifier.meta``): ``size_stats`` (keys of :func:`~.scale.size_stats`)
+    as they are; else ``canvas_stats`` (:func:`~.canvas.canvas_stats`): ``DATASET_STATS``
+    rescaled by the ratio of its median bounding-box height to that of the Hu et al. set.
+    """
+    meta = getattr(classifier, "meta", None)
+    if isinstance(meta, Mapping):
+        size = meta.get("size_stats")
+        if isinstance(size, Mapping) and size.get("median_axis"):
+            return dict(size)
+        canvas = meta.get("canvas_stats")
+        if isinstance(canvas, Mapping) and canvas.get("median_length_px"):
+            ratio = float(canvas["median_length_px"]) / DATASET_CANVAS_LENGTH
+            stats = dict(DATASET_STATS)
+            stats["median_axis"] = round(stats["median_axis"] * ratio, 2)
+            stats["class_median_axis"] = {
+                k: round(v * ratio, 2) for k, v in DATASET_STATS["class_median_axis"].items()
+            }
+            stats["median_area"] = round(stats["median_area"] * ratio**2, 2)
+            return stats
+    return dict(DATASET_STATS)
+
+
 @dataclass
 class Classifier:
-    """A loaded model with its side-car (``temperature``, ``canvas_stats`` …)."""
+    """A loaded model and the facts of its side-car ``meta`` (see the module doc)."""
 
     model: object = field(repr=False)
     path: Path
     meta: dict = field(default_factory=dict)
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes of the outputs, in order (always :data:`napari_karyotype.CLASSES`)."""
+        return tuple(self.meta.get("classes", CLASSES))
+
+    @property
     def temperature(self) -> float:
+        """Softmax temperature fitted on validation cells (1.0: uncalibrated)."""
         return float(self.meta.get("temperature", 1.0))
+
+    @property
+    def size_normalisation(self) -> str:
+        """``"per-cell"`` (:data:`~.scale.PER_CELL`) or ``"none"``: the size frame it learned."""
+        return str(self.meta.get("size_normalisation", "none"))
+
+    @property
+    def per_cell(self) -> bool:
+        """Whether it learned sizes relative to the cell: every cell is then scaled first."""
+        return is_per_cell(self)
+
+    @property
+    def size_stats(self) -> dict:
+        """Training chromosome sizes for :func:`~.scale.estimate_scale` (:func:`model_stats`)."""
+        return model_stats(self)
+
+    @property
+    def scale_tolerance(self) -> float:
+        """Scale estimates this close to 1 are taken as 1 (0 for a per-cell model)."""
+        return tolerance_for(self)
 
     @property
     def canvas_stats(self) -> dict:
@@ -100,8 +203,6 @@ class Classifier:
 
     def predict_proba(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Temperature-scaled class probabilities, (n, 24) over ``CLASSES``."""
-        from napari_karyotype.training.fit import apply_temperature
-
         raw = self.predict_raw(canvases, batch_size)
         if len(raw) == 0 or abs(self.temperature - 1.0) < 1e-9:
             return raw
@@ -154,10 +255,10 @@ def classify_labels(
     ``scale`` None: 1.0, or for a model that learned per-cell sizes the cell's median-based
     estimate (``features.classify_cell`` refines it with the classes found).
     """
-    from napari_karyotype.classification import scale as _scale
+    from napari_karyotype.classification.scale import estimate_scale
 
     classifier = classifier or load_classifier()
-    if scale is None and _scale.is_per_cell(classifier):
-        scale = _scale.estimate_scale(labels, _scale.model_stats(classifier), tolerance=0.0)
+    if scale is None and classifier.per_cell:
+        scale = estimate_scale(labels, classifier.size_stats, tolerance=0.0)
     ids, canvases = label_canvases(image, labels, scale)
     return ids, classifier.predict_proba(canvases)

@@ -195,7 +195,7 @@ def estimate_scale(
     """
     from scipy import ndimage as ndi
 
-    from napari_karyotype.cell.features import label_ids
+    from napari_karyotype.segmentation.labels import label_ids
 
     if not stats:
         return 1.0
@@ -284,39 +284,3 @@ def cell_scales(
         cell: _settle(factor_from_axes(np.array(axes), stats, classes if use_classes else None), 0)
         for cell, (axes, classes) in by_cell.items()
     }
-
-
-def is_per_cell(classifier_or_meta) -> bool:
-    """Whether a classifier (or its side-car dict) was trained on size-normalised cells."""
-    meta = getattr(classifier_or_meta, "meta", classifier_or_meta)
-    return isinstance(meta, Mapping) and meta.get("size_normalisation") == PER_CELL
-
-
-def tolerance_for(classifier) -> float:
-    """The scale tolerance for a classifier: 0 if it learned per-cell sizes, else TOLERANCE."""
-    return 0.0 if is_per_cell(classifier) else TOLERANCE
-
-
-def model_stats(classifier) -> dict:
-    """The training size statistics of a classifier (:data:`DATASET_STATS` if it has none).
-
-    Reads the side-car (``classifier.meta``): ``size_stats`` (this module's keys) as they are;
-    else ``canvas_stats`` (``preprocess.canvas_stats``): :data:`DATASET_STATS` rescaled by the
-    ratio of its median bounding-box height to that of the Hu et al. set.
-    """
-    meta = getattr(classifier, "meta", None)
-    if isinstance(meta, Mapping):
-        size = meta.get("size_stats")
-        if isinstance(size, Mapping) and size.get("median_axis"):
-            return dict(size)
-        canvas = meta.get("canvas_stats")
-        if isinstance(canvas, Mapping) and canvas.get("median_length_px"):
-            ratio = float(canvas["median_length_px"]) / DATASET_CANVAS_LENGTH
-            stats = dict(DATASET_STATS)
-            stats["median_axis"] = round(stats["median_axis"] * ratio, 2)
-            stats["class_median_axis"] = {
-                k: round(v * ratio, 2) for k, v in DATASET_STATS["class_median_axis"].items()
-            }
-            stats["median_area"] = round(stats["median_area"] * ratio**2, 2)
-            return stats
-    return dict(DATASET_STATS)

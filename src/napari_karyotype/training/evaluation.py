@@ -96,9 +96,9 @@ def predict_cells(chromosomes, classifier) -> tuple[np.ndarray, dict[str, float]
     from napari_karyotype.classification import scale as _scale
     from napari_karyotype.training.fit import canvases_of
 
-    if not _scale.is_per_cell(classifier):
+    if not classifier.per_cell:
         return classifier.predict_proba(canvases_of(chromosomes)), {}
-    stats = _scale.model_stats(classifier)
+    stats = classifier.size_stats
     cells = np.array([c.cell for c in chromosomes])
     probs = np.zeros((len(chromosomes), len(CLASSES)), np.float32)
     scales = {}

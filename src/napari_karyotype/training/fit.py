@@ -2,8 +2,9 @@
 
 Cells are split by case (:func:`~.chromosomes.case_of`), never by image. The best epoch
 by validation accuracy (ties: lower loss) is kept; the softmax temperature is fitted on the
-validation cells. The model is saved as ``MODEL.keras`` with a JSON side-car ``MODEL.json``
-(classes, temperature, canvas statistics for scale estimation, training record).
+validation cells. The model is saved by :func:`~.model.save_model` as ``MODEL.keras`` with a JSON
+side-car ``MODEL.json`` (classes, temperature, canvas statistics for scale estimation, training
+record).
 
 Determinism: with the same seed, data and TensorFlow on CPU, two runs give identical weights
 (``keras.utils.set_random_seed`` plus TensorFlow op determinism). Other backends or GPUs are
@@ -12,7 +13,6 @@ not bit-identical.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,16 +24,17 @@ import numpy as np
 from napari_karyotype import CLASSES
 from napari_karyotype.classification.backend import import_keras
 from napari_karyotype.classification.canvas import canvas_stats, dataset_canvas
-from napari_karyotype.classification.scale import PER_CELL, cell_scales, is_per_cell, size_stats
+from napari_karyotype.classification.model import (
+    is_per_cell,
+    read_model_file,
+    save_model,
+    sidecar_path,
+)
+from napari_karyotype.classification.scale import PER_CELL, cell_scales, size_stats
 from napari_karyotype.datasets.chromosomes import Chromosome, case_of
 from napari_karyotype.errors import KaryotypeError
 
 CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
-
-
-def sidecar_path(model_path: str | Path) -> Path:
-    """``MODEL.json`` next to ``MODEL.keras``."""
-    return Path(model_path).with_suffix(".json")
 
 
 def canvases_of(
@@ -116,14 +117,6 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(math.exp(res.x))
 
 
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log p / T)``, row-wise."""
-    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) / float(temperature)
-    logp -= logp.max(axis=1, keepdims=True)
-    p = np.exp(logp)
-    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 @dataclass
 class TrainResult:
     """What :func:`train` did: paths, the epoch kept, validation numbers, per-epoch history."""
@@ -193,8 +186,6 @@ def train(
         raise KaryotypeError(f"unknown architecture {arch!r}; choose one of {', '.join(RECIPES)}")
     init_meta: dict = {}
     if init is not None:
-        from napari_karyotype.classification.model import read_model_file
-
         init_meta = read_model_file(init, load_keras=False)[1]
         arch = init_meta.get("arch", arch)
     recipe = dict(RECIPES[arch])
@@ -230,8 +221,6 @@ def train(
 
     _deterministic(seed)
     if init is not None:
-        from napari_karyotype.classification.model import read_model_file
-
         core = read_model_file(init)[0]
     else:
         core = build_model(arch)
@@ -329,8 +318,6 @@ def train(
             "seconds": round(time.perf_counter() - start, 1),
         },
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    core.save(out)
-    sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n")
+    save_model(core, out, meta)
     log(f"saved {out} and {sidecar_path(out).name}")
     return TrainResult(out, meta, kept_epoch, history, val_probs, list(val_set))
