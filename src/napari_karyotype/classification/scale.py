@@ -1,7 +1,7 @@
 """Size scale: bring a cell's chromosomes to the CNN's training size.
 
 A cell imaged at 1.5x has chromosomes 1.5x longer; its scale factor is then about 1/1.5 — the
-factor that ``preprocess.chromosome_canvas(..., scale=)`` applies to each crop. Cells imaged at
+factor that ``canvas.chromosome_canvas(..., scale=)`` applies to each crop. Cells imaged at
 the same magnification differ too, by condensation: the median chromosome of the Hu et al. cells
 spans 0.74x to 1.5x the set's median. A model trained on the crops as they are (absolute sizes)
 tolerates that (:data:`TOLERANCE`); a :data:`PER_CELL` model was trained with every cell brought
@@ -17,7 +17,7 @@ median of its own class, which also works for a partial cell.
 Training statistics (``stats``) are a mapping with the keys of :func:`size_stats`:
 ``median_axis`` (px), ``class_median_axis`` ({class: px}), ``median_area`` (px), ``n`` and
 optionally ``cell_median_axis`` (px, the reference of a whole cell's median); a model's
-JSON side-car holds them under ``"size_stats"``. ``preprocess.canvas_stats`` (``median_length_px``,
+JSON side-car holds them under ``"size_stats"``. ``canvas.canvas_stats`` (``median_length_px``,
 the bounding-box height) is understood too.
 """
 
@@ -65,7 +65,7 @@ DATASET_STATS = {
 Used when a model's side-car holds no statistics (tests recompute and compare these numbers)."""
 
 DATASET_CANVAS_LENGTH = 74.0
-"""``preprocess.canvas_stats(...)["median_length_px"]`` of the whole Hu et al. set."""
+"""``canvas.canvas_stats(...)["median_length_px"]`` of the whole Hu et al. set."""
 
 
 def axis_lengths(labels: np.ndarray, ids=None) -> np.ndarray:
@@ -80,7 +80,7 @@ def axis_lengths(labels: np.ndarray, ids=None) -> np.ndarray:
 
 
 def size_stats(chromosomes: Iterable) -> dict:
-    """Training statistics from dataset chromosomes (``dataset.Chromosome`` or uint8 crops).
+    """Training statistics from dataset chromosomes (``chromosomes.Chromosome`` or uint8 crops).
 
     The chromosome of a crop is its largest connected set of pixels < 245. Returns
     ``{"median_axis", "class_median_axis", "median_area", "n"}`` (see the module doc) and, for
@@ -207,7 +207,7 @@ def estimate_scale(
     if stats.get("median_axis"):
         known = [classes.get(int(lab)) for lab in ids] if classes else None
         factor = factor_from_axes(axis_lengths(labels, ids), stats, known)
-    elif stats.get("median_length_px"):  # preprocess.canvas_stats: bounding-box heights
+    elif stats.get("median_length_px"):  # canvas.canvas_stats: bounding-box heights
         heights = [s[0].stop - s[0].start for s in ndi.find_objects(labels) if s is not None]
         factor = float(stats["median_length_px"]) / float(np.median(heights))
     return _settle(factor, tolerance)
