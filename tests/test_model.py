@@ -45,6 +45,9 @@ def test_saved_model_reads_back_with_its_side_car_facts(classifier, tmp_path):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert (probs.max(axis=1) <= raw.max(axis=1) + 1e-6).all()  # T > 1 flattens
 
+    save_model(classifier.model, path, {**meta, "temperature": 0.5})  # written again: read anew
+    assert load_classifier(path).temperature == 0.5
+
 
 def test_a_side_car_without_size_facts_means_absolute_sizes(classifier):
     from napari_karyotype.classification.model import Classifier

@@ -62,7 +62,8 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
     """Write a Keras ``model`` to ``path`` (``.keras``) and ``meta`` to its JSON side-car.
 
-    Returns the :class:`Classifier` that :func:`load_classifier` will read back from ``path``.
+    Returns the :class:`Classifier` that :func:`load_classifier` will read back from ``path``
+    (a classifier cached from an earlier file at ``path`` is forgotten).
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -72,6 +73,8 @@ def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n")
+    with _LOCK:
+        _CACHE.pop(str(path.resolve()), None)
     return Classifier(model, path, dict(meta))
 
 
