@@ -27,13 +27,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", type=Path, default=None, metavar="MODEL.keras",
         help="classifier to use (default: the bundled model)",
     )  # fmt: skip
+    parser.add_argument(
+        "--classes", choices=("cnn", "layout", "both"), default="cnn",
+        help="classes from the CNN (default), from each chromosome's place in the arranged "
+        "karyogram, or both: CNN classes, those the layout contradicts flagged for review",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from napari_karyotype.pipeline.analyze import analyze_files
 
     summary, failures = analyze_files(
-        args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model
+        args.inputs,
+        args.out,
+        rows=args.rows,
+        assign=args.assign,
+        model=args.model,
+        classes=args.classes,
     )
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)

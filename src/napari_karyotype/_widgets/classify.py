@@ -50,7 +50,7 @@ from napari_karyotype._widgets.display import (
 from napari_karyotype.cell.features import LOW_CONFIDENCE
 from napari_karyotype.errors import KaryotypeError
 
-TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified")
+TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "layout", "verified")
 CLASS_KEYS = tuple("0123456789") + ("x", "y")
 KEY_WAIT_MS = 1200
 SYNC_DELAY_MS = 300
@@ -86,6 +86,14 @@ class ClassifyWidget(ViewerWidget):
         self.model = FileEdit(label="model", mode="r", filter="Keras model (*.keras)")
         self.model.tooltip = "Empty: the bundled CNN. Or a .keras model trained with `train`."
         self.assign = CheckBox(text="per-cell assignment (46 chromosomes, pairs)", value=True)
+        self.classes = ComboBox(
+            label="classes from", choices=("cnn", "layout", "both"), value="cnn"
+        )
+        self.classes.tooltip = (
+            "cnn: the classifier. layout: each chromosome's place in an arranged karyogram "
+            "(rows 1-5 / 6-12 / 13-18 / 19-22, X, Y). both: the classifier's classes, those the "
+            "layout contradicts flagged for review. An unreadable layout keeps the CNN's classes."
+        )
         self.auto_scale = CheckBox(text="estimate scale", value=True)
         self.scale = FloatSpinBox(
             label="scale", min=0.2, max=5.0, step=0.01, value=1.0, enabled=False
@@ -114,6 +122,7 @@ class ClassifyWidget(ViewerWidget):
                 self.labels_picker,
                 self.model,
                 self.assign,
+                self.classes,
                 self.auto_scale,
                 self.scale,
                 self.threshold,
@@ -246,12 +255,13 @@ class ClassifyWidget(ViewerWidget):
         previous = self.refresh() if table_of(layer) is not None else None
         scale = None if self.auto_scale.value else float(self.scale.value)
         assign = bool(self.assign.value)
+        source = str(self.classes.value)
 
         def progress(done, total, what):
             self._relay.value.emit((int(done), int(total), str(what)))
 
         def work():
-            return classify_cell(
+            table, summary = classify_cell(
                 image,
                 labels,
                 classifier=model,
@@ -260,6 +270,12 @@ class ClassifyWidget(ViewerWidget):
                 verified=previous,
                 progress=progress,
             )
+            if source == "cnn":
+                return table, summary, ""
+            from napari_karyotype.cell.layout import apply_layout
+
+            table, read = apply_layout(table, labels, source)
+            return table, summary, read.message
 
         def on_value(table_and_summary):
             self._on_classified(table_and_summary, layer, labels)
@@ -292,7 +308,11 @@ class ClassifyWidget(ViewerWidget):
 
     def _on_classified(self, result, layer, labels):
         try:
-            table, summary = result
+            table, summary, layout_message = result
+            if layout_message:
+                from napari.utils.notifications import show_warning
+
+                show_warning(f"{layout_message}: CNN classes kept")
             if layer not in self.viewer.layers:
                 info("the labels layer was removed while classifying: result dropped")
                 return
@@ -453,9 +473,10 @@ class ClassifyWidget(ViewerWidget):
                     class_of(row) or "?",
                     row.chromosome or "",
                     f"{conf:.2f}" if np.isfinite(conf) else "",
+                    row.layout + (" ≠" if row.disagrees else ""),
                     "yes" if row.verified else "",
                 )
-                low = np.isfinite(conf) and conf < threshold and not row.verified
+                low = (np.isfinite(conf) and conf < threshold or row.disagrees) and not row.verified
                 for j, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     if low:

@@ -72,13 +72,16 @@ def text_of(row, threshold: float) -> tuple[str, str]:
     """``(text, state)`` shown on a chromosome: class over confidence, e.g. ``("7\n0.97", "ok")``.
 
     Below ``threshold`` the class gets a ``?`` and the state is ``low`` (red); a verified class
-    reads ``7 ✓`` (the user's word, no confidence); unclassified is ``?``.
+    reads ``7 ✓`` (the user's word, no confidence); unclassified is ``?``. Where the layout gives
+    another class (``disagrees``) it reads ``7 ≠ 9`` (CNN's class, then the layout's), red.
     """
     cls = class_of(row)
     if not cls:
         return "?", "none"
     if row.verified:
         return f"{cls} ✓", "verified"
+    if getattr(row, "disagrees", False):
+        return f"{cls} ≠ {row.layout}\nlayout?", "low"
     conf = float(row.confidence)
     if not np.isfinite(conf):
         return cls, "ok"

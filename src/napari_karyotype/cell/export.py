@@ -38,7 +38,9 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
 
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype={"chromosome": str, "second": str, "assigned": str})
+        df = pd.read_csv(
+            path, dtype={"chromosome": str, "second": str, "assigned": str, "layout": str}
+        )
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise KaryotypeError(
             f"{path}: not a readable features table ({err.__class__.__name__})"

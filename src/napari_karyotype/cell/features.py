@@ -29,8 +29,14 @@ COLUMNS = (
     "area",
     "length",
     "centroid",
+    "layout",
+    "disagrees",
 )
 """The features columns, in order."""
+
+OPTIONAL_COLUMNS = {"layout": "", "disagrees": False}
+"""Columns a table may lack (older CSVs): ``layout`` is the class the arrangement gives ("" when
+not read or unsure, see :mod:`.layout`), ``disagrees`` marks a CNN class that differs from it."""
 
 _DTYPES = {
     "label": "int64",
@@ -43,6 +49,8 @@ _DTYPES = {
     "area": "int64",
     "length": "float64",
     "centroid": object,
+    "layout": object,
+    "disagrees": "bool",
 }
 
 Progress = Callable[[int, int, str], None]
@@ -154,6 +162,8 @@ def empty_features(n: int = 0) -> pd.DataFrame:
             "area": np.zeros(n, np.int64),
             "length": np.zeros(n, float),
             "centroid": [""] * n,
+            "layout": [""] * n,
+            "disagrees": np.zeros(n, bool),
         }
     )
     return _typed(df)
@@ -179,13 +189,17 @@ def check_features(features: pd.DataFrame) -> pd.DataFrame:
     """Validate a features table (e.g. read from CSV or edited) and return it with proper dtypes."""
     if not isinstance(features, pd.DataFrame):
         raise KaryotypeError("features must be a table (pandas DataFrame)")
-    missing = [c for c in COLUMNS if c not in features.columns]
+    missing = [c for c in COLUMNS if c not in features.columns and c not in OPTIONAL_COLUMNS]
     if missing:
         raise KaryotypeError(f"features table lacks column(s): {', '.join(missing)}")
     df = features.copy()
+    for col, default in OPTIONAL_COLUMNS.items():
+        if col not in df.columns:
+            df[col] = default
     df["verified"] = df["verified"].map(_as_bool)
+    df["disagrees"] = df["disagrees"].map(_as_bool)
     df = _typed(df)
-    for col in ("chromosome", "second", "assigned"):
+    for col in ("chromosome", "second", "assigned", "layout"):
         bad = sorted({v for v in df[col] if v and v not in CLASSES})
         if bad:
             raise KaryotypeError(f"features column {col!r} has unknown class(es): {', '.join(bad)}")
@@ -231,6 +245,8 @@ class CellSummary:
     mean_confidence: float = float("nan")
     flags: list[str] = field(default_factory=list)
     scale: float | None = None
+    disagree: int = 0
+    """Chromosomes whose CNN class differs from the class their place in the layout gives."""
 
     def as_row(self) -> dict:
         """One flat row (for ``summary.csv``)."""
@@ -244,6 +260,7 @@ class CellSummary:
             "missing": " ".join(f"{c}x{n}" for c, n in self.missing.items()),
             "scale": np.nan if self.scale is None else round(self.scale, 3),
             "flags": "; ".join(self.flags),
+            "disagree": self.disagree,
         }
 
 
@@ -298,7 +315,10 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
         flags.append(f"{changed} reassigned from the CNN's top class")
     if scale is not None and abs(np.log(scale)) > np.log(UNUSUAL_SCALE):
         flags.append(f"size scale {scale:.2f}")
-    return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale)
+    disagree = int((df["disagrees"] & unverified).sum())
+    if disagree:
+        flags.append(f"{disagree} disagree with the layout")
+    return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree)
 
 
 # ------------------------------------------------------------------------------ classification
@@ -454,7 +474,10 @@ def sync_features(
     df = check_features(features)
     labels = _check_labels(labels)
     ids = label_ids(labels)
-    class_cols = ["chromosome", "confidence", "second", "second_confidence", "assigned", "verified"]
+    class_cols = [
+        "chromosome", "confidence", "second", "second_confidence", "assigned", "verified",
+        "layout", "disagrees",
+    ]  # fmt: skip
     rows = {int(r["label"]): r for r in df.to_dict("records")}
     if previous_labels is not None:
         prev = _check_labels(previous_labels)

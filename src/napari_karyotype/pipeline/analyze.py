@@ -34,6 +34,7 @@ SUMMARY_COLUMNS = (
     "extra",
     "missing",
     "flags",
+    "disagree",
     "seconds",
     "error",
 )
@@ -96,6 +97,7 @@ def analyze_image(
     scale: float | None = None,
     segment_options: dict | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    classes: str = "cnn",
 ) -> Analysis:
     """Rows, active contours, CNN and per-cell assignment on one karyogram.
 
@@ -103,6 +105,8 @@ def analyze_image(
     ``rows``: ``"auto"``, a napari Shapes CSV path, or shapes. ``classifier``: loaded, a path, or
     None for the bundled model. ``scale``: None estimates it. ``segment_options``: keyword
     arguments of ``segment.segment``. ``progress(done, total, step)`` between the steps.
+    ``classes``: ``"cnn"``, ``"layout"`` or ``"both"`` (``layout.apply_layout``); an unreadable
+    layout keeps the CNN's classes and says so in the summary's flags.
     """
     from napari_karyotype.cell import features as _features
     from napari_karyotype.cell.karyogram import arrange_karyogram
@@ -129,6 +133,13 @@ def analyze_image(
     table, summary = _features.classify_cell(
         img, labels, classifier=classifier, scale=scale, assign=assign
     )
+    if classes != "cnn":
+        from napari_karyotype.cell.layout import apply_layout
+
+        table, read = apply_layout(table, labels, classes)
+        summary = _features.summarize(table, summary.scale)
+        if not read.ok:
+            summary.flags.append(f"{read.message}: CNN classes kept")
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
     step(3, "arranging the karyogram")
@@ -222,11 +233,13 @@ def analyze_files(
     model: str | Path | None = None,
     classifier=None,
     log=None,
+    classes: str = "cnn",
 ) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
     """Analyse every karyogram in ``inputs`` (files or folders), writing the outputs to ``out_dir``.
 
     The model is loaded once (``classifier``, else ``model`` path, else the bundled one). A file
-    that fails is reported in one line on ``log`` (default stderr) and skipped. Returns the summary
+    that fails is reported in one line on ``log`` (default stderr) and skipped. ``classes`` as in
+    :func:`analyze_image`. Returns the summary
     table (also written as ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
     """
     from napari_karyotype.classification.model import load_classifier
@@ -252,7 +265,7 @@ def analyze_files(
     for i, (path, stem) in enumerate(zip(paths, _stems(paths), strict=True), start=1):
         t0 = time.perf_counter()
         try:
-            result = analyze_image(path, rows=rows, classifier=clf, assign=assign)
+            result = analyze_image(path, rows=rows, classifier=clf, assign=assign, classes=classes)
             write_outputs(result, out_dir, stem)
         except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
             msg = _one_line(err)
@@ -264,9 +277,10 @@ def analyze_files(
         row = {"file": str(path), **result.summary.as_row(), "seconds": round(seconds, 2)}
         row["error"] = ""
         records.append(row)
+        notes = [f for f in result.summary.flags if "layout" in f]  # unread / disagreements
         print(
             f"[{i}/{total}] {_bar(i, total)} {path.name}: {result.summary.count} chromosomes, "
-            f"{result.summary.iscn} ({seconds:.1f} s)",
+            f"{result.summary.iscn} ({seconds:.1f} s)" + "".join(f"; {n}" for n in notes),
             file=log,
         )
         if hasattr(log, "flush"):
