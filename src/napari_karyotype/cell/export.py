@@ -64,11 +64,15 @@ def export_crops(
     scale: float = 1.0,
     verified_only: bool = False,
     overwrite: bool = False,
+    classes: str = "assigned",
 ) -> list[Path]:
     """Write the classified chromosomes of one cell as dataset GIFs into ``out_dir``.
 
     The class is ``assigned``; rows without a class are skipped (and, with ``verified_only``, rows
-    the user has not verified). Copies are numbered in label order. ``scale`` as in
+    the user has not verified). ``classes="layout"`` takes the class from the ``layout`` column
+    instead (a karyogram's own arrangement: a training set harvested from an archive without
+    labelling by hand); rows the layout did not read confidently are skipped, verified rows keep
+    the user's class. Copies are numbered in label order. ``scale`` as in
     ``chromosome_canvas`` (1.0 keeps the karyogram's size, as the dataset does). Refuses to
     overwrite existing files of the same cell unless ``overwrite``. Returns the written paths.
     """
@@ -86,6 +90,10 @@ def export_crops(
     labels = np.asarray(labels)
     if labels.shape != np.asarray(image).shape[:2]:
         raise KaryotypeError("image and labels differ in size")
+    if classes not in ("assigned", "layout"):
+        raise KaryotypeError(f"classes must be 'assigned' or 'layout', got {classes!r}")
+    if classes == "layout":
+        df["assigned"] = df["layout"].where(~df["verified"], df["assigned"])
     rows = df[df["assigned"] != ""]
     if verified_only:
         rows = rows[rows["verified"]]

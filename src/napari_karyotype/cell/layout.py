@@ -141,14 +141,18 @@ def _kind(cls: str) -> str:
     return cls if cls in ("X", "Y") else "autosome"
 
 
-def _read_row(gaps, template, t, s, size_cost=None):
+def _read_row(gaps, template, t, s, size_cost=None, lead=0.0, skip=None):
     """Best cost and per-item max-marginal costs of one row against ``template``.
 
     ``size_cost``: (n, len(template)) cost of each item in each class (None: sizes not used).
+    ``lead``: how many group pitches the row's first object stands right of the page's left edge
+    (a row whose first pairs are missing starts late). ``skip``: each item's cost of being left
+    out (default :data:`SKIP_COST`).
     Returns ``(cost, marg)``: ``marg[i, j]`` is the best total cost with item ``i`` in class
     ``template[j]``, ``marg[i, -1]`` with item ``i`` left out (not a chromosome of this row).
     """
     n, m = len(gaps) + 1, len(template)
+    skip = np.full(n, SKIP_COST) if skip is None else skip
     inside = np.maximum(gaps - t, 0) / s  # cost of a gap inside a group
     between = np.concatenate([np.maximum(t - gaps, 0) / s, [0.0]])  # after item i, between groups
     cin = np.concatenate([[0.0], np.cumsum(inside)])
@@ -168,9 +172,12 @@ def _read_row(gaps, template, t, s, size_cost=None):
         """``(cost, next i, next j, k or -1 for a skipped item)`` out of state (i, j)."""
         if j < m:
             for k in range(0, min(3, n - i) + 1):
-                yield group_cost(i, k, j), i + k, j + 1, k
+                c = group_cost(i, k, j)
+                if i == 0 and k:
+                    c += LEAD_WEIGHT * min(abs(j - lead), 1.5)
+                yield c, i + k, j + 1, k
         if i < n:
-            yield SKIP_COST + between[i], i + 1, j, -1
+            yield skip[i] + between[i], i + 1, j, -1
 
     fwd = np.full((n + 1, m + 1), np.inf)
     fwd[0, 0] = 0.0
@@ -236,15 +243,28 @@ RELATIVE_LENGTH = {
 SIZE_SIGMA = 0.3
 """Spread (natural log) of a chromosome's size about its class's expected size on the page."""
 
+MAX_DROPPED = 3
+"""A row of at most this many objects beyond the arrangement's rows (a marker chromosome set
+apart, a legend) is left out rather than making the page unreadable."""
+
 SKIP_COST = 3.0
+
+THIN = 0.35
+"""An object narrower than this fraction of the typical width (or twice as tall as its area
+makes it long) is more likely a line than a chromosome: leaving it out costs little."""
+
+LEAD_WEIGHT = 1.0
+"""Cost per group pitch by which the first group's place misses the row's start (a tie-breaker:
+rows start at the page's left edge in most arrangements, centred rows pay a little)."""
 """Cost of leaving an object out of the arrangement (a piece of frame, a stray mark)."""
 
 
 def _stacked(boxes: dict, row: list[int]) -> list[list[int]]:
-    """The row's objects, pieces one above the other (a chromosome cut across) joined.
+    """The row's objects, pieces of one chromosome joined.
 
     Two objects are pieces of one chromosome where their horizontal extents overlap by more
-    than 60 % of the narrower and their vertical extents by less than 30 % of the shorter.
+    than 60 % of the narrower and either their vertical extents overlap by less than 30 % of the
+    shorter (a chromosome cut across) or one box lies (80 %) inside the other (cut lengthwise).
     """
     items: list[list[int]] = []
     for lab in row:
@@ -255,7 +275,11 @@ def _stacked(boxes: dict, row: list[int]) -> list[list[int]]:
             b2, r2 = max(v[2] for v in it), max(v[3] for v in it)
             h_over = min(r, r2) - max(left, l2)
             v_over = min(b, b2) - max(t, t2)
-            if h_over > 0.6 * min(r - left, r2 - l2) and v_over < 0.3 * min(b - t, b2 - t2):
+            inside = max(h_over, 0) * max(v_over, 0) > 0.8 * min(
+                (r - left) * (b - t), (r2 - l2) * (b2 - t2)
+            )
+            stacked = v_over < 0.3 * min(b - t, b2 - t2)
+            if h_over > 0.6 * min(r - left, r2 - l2) and (stacked or inside):
                 item.append(lab)
                 break
         else:
@@ -278,6 +302,14 @@ def read_layout(boxes: Mapping[int, tuple], sizes: Mapping[int, float] | None = 
     if n < 23:
         return LayoutRead(message=f"layout not read: {n} objects are too few for a karyogram")
     rows = group_rows(boxes)
+    dropped = []
+    while len(rows) > max(len(v) for v in LAYOUTS.values()) or (
+        len(rows) not in {len(v) for v in LAYOUTS.values()} and min(map(len, rows)) <= MAX_DROPPED
+    ):
+        smallest = min(range(len(rows)), key=lambda i: len(rows[i]))
+        if len(rows[smallest]) > MAX_DROPPED:
+            break
+        dropped += rows.pop(smallest)
     items = [_stacked(boxes, r) for r in rows]
     merged = {}
     for row in items:
@@ -291,6 +323,10 @@ def read_layout(boxes: Mapping[int, tuple], sizes: Mapping[int, float] | None = 
     heads = [[item[0] for item in row] for row in items]
     widths = np.array([v[3] - v[1] for v in merged.values()], float)
     width = max(float(np.median(widths)), 1.0)
+    # Lines (frames, rulers) are narrow, or much taller than their ink makes them long.
+    thin = {
+        x: (v[3] - v[1]) < THIN * width or (v[2] - v[0]) > 2 * size[x] for x, v in merged.items()
+    }
     gaps = [_gaps(merged, r, width) for r in heads]
     t, s = _gap_costs(np.concatenate(gaps) if gaps else np.zeros(0))
     templates = {k: v for k, v in LAYOUTS.items() if len(v) == len(rows)}
@@ -299,17 +335,25 @@ def read_layout(boxes: Mapping[int, tuple], sizes: Mapping[int, float] | None = 
             message=f"layout not read: {len(rows)} rows of chromosomes (4 or 5 expected)"
         )
 
+    starts = [merged[r[0]][1] for r in heads]
+    ends = [merged[r[-1]][3] for r in heads]
+
     def best_reading(scale):
         best = None
         for name, template in templates.items():
             total, margins = 0.0, []
-            for r, g, tmpl in zip(heads, gaps, template, strict=True):
+            pitch = np.median(
+                [(e - b) / len(tm) for b, e, tm in zip(starts, ends, template, strict=True)]
+            )
+            for r, g, tmpl, start in zip(heads, gaps, template, starts, strict=True):
+                lead = (start - min(starts)) / max(pitch, 1.0)
                 cost_sz = None
                 if scale is not None:
                     logs = np.log([size[x] for x in r])[:, None]
                     expect = np.log([RELATIVE_LENGTH[c] for c in tmpl])[None, :] + scale
                     cost_sz = 0.5 * ((logs - expect) / SIZE_SIGMA) ** 2
-                cost, marg = _read_row(g, tmpl, t, s, cost_sz)
+                skip = np.array([0.5 if thin[x] else SKIP_COST for x in r])
+                cost, marg = _read_row(g, tmpl, t, s, cost_sz, lead, skip)
                 total += cost
                 margins.append(marg)
             if best is None or total < best[0]:
