@@ -310,9 +310,7 @@ class ClassifyWidget(ViewerWidget):
         try:
             table, summary, layout_message = result
             if layout_message:
-                from napari.utils.notifications import show_warning
-
-                show_warning(f"{layout_message}: CNN classes kept")
+                info(f"{layout_message}: CNN classes kept")
             if layer not in self.viewer.layers:
                 info("the labels layer was removed while classifying: result dropped")
                 return

@@ -1,0 +1,64 @@
+"""The Classify widget with classes from the layout: a swapped pair flagged, a metaphase told."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import test_widgets_helpers as helpers
+
+pytestmark = [pytest.mark.gui, pytest.mark.data]
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    return helpers.capture_notifications(monkeypatch)
+
+
+def test_both_flags_a_swapped_pair(make_napari_viewer, qtbot, notes, cells, bundled_classifier):
+    from napari_karyotype._widgets import ClassifyWidget
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    swap = {"7": "9", "9": "7"}
+    chromosomes = [replace(c, cls=swap.get(c.cls, c.cls)) for c in cells["C171543.044"]]
+    k = compose_karyogram(chromosomes, seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(k.image, name="karyogram")
+    layer = viewer.add_labels(k.labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    widget.classes.value = "both"  # the bundled model (the classifier fixture loaded it)
+    assert widget.run() is not None
+    helpers.wait_worker(qtbot, widget)
+    assert notes.errors == []
+    assert not any("layout not read" in n for n in notes.infos)
+    table = layer.features
+    misplaced = {lab for lab, cls in k.classes.items() if cls in swap}
+    flagged = set(table.loc[table["disagrees"], "label"].astype(int))
+    assert len(misplaced & flagged) >= 3 and len(flagged - misplaced) <= 2
+    assert f"{len(flagged)} disagree with the layout" in widget.summary.value
+    points = viewer.layers["classes"]
+    texts = dict(zip(points.features["label"].astype(int), points.text.values, strict=True))
+    assert all("≠" in texts[lab] for lab in flagged)
+    assert all("≠" not in texts[lab] for lab in set(texts) - flagged)
+
+
+def test_unreadable_layout_keeps_the_cnn(make_napari_viewer, qtbot, notes, bundled_classifier):
+    from napari_karyotype._widgets import ClassifyWidget
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
+
+    sample = synthetic_karyogram(seed=2)
+    labels = np.array(sample.labels, copy=True)
+    labels[labels.shape[0] // 3 :] = 0  # the top row only: no karyogram arrangement
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="cell")
+    layer = viewer.add_labels(labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    widget.classes.value = "layout"
+    assert widget.run() is not None
+    helpers.wait_worker(qtbot, widget)
+    assert notes.errors == []
+    assert any(n.startswith("layout not read") for n in notes.infos)
+    assert (layer.features["layout"] == "").all()
+    assert (layer.features["assigned"] != "").all()
