@@ -41,7 +41,8 @@ def test_table_csv_round_trip(composed, tmp_path):
     back = read_table_csv(path)
     pd.testing.assert_frame_equal(back, table)
     assert path.read_text().splitlines()[0] == (
-        "label,chromosome,confidence,second,second_confidence,assigned,verified,area,length,centroid"
+        "label,chromosome,confidence,second,second_confidence,assigned,verified,area,length,centroid,"
+        "layout,disagrees"
     )
     with pytest.raises(KaryotypeError, match="cannot write"):
         write_table_csv(tmp_path / "no" / "such" / "x.csv", table)

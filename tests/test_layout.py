@@ -217,3 +217,33 @@ def test_layout_export_harvests_the_arrangement(cells, classifier, tmp_path):
     old = table.drop(columns=["layout", "disagrees"])
     old.to_csv(tmp_path / "old.csv", index=False)
     assert (read_table_csv(tmp_path / "old.csv")["layout"] == "").all()
+
+
+@pytest.mark.data
+def test_cli_analyze_classes_both_and_layout(cells, bundled_classifier, tmp_path, capsys):
+    """``analyze --classes both`` flags the swapped pair (table, summary.csv, the log line);
+    ``--classes layout`` gives the arrangement's classes; a bad choice is exit status 2."""
+    import imageio.v3 as iio
+    import pandas as pd
+
+    from napari_karyotype.cli import main
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    k = compose_karyogram(_swap(cells[LAYOUT_CELLS[0]], "7", "9"), seed=2)
+    iio.imwrite(tmp_path / "swapped.png", k.image)
+    model = str(bundled_classifier.path)
+    args = ["analyze", str(tmp_path / "swapped.png"), "--model", model]
+    assert main([*args, "--out", str(tmp_path / "both"), "--classes", "both"]) == 0
+    assert "disagree with the layout" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "both" / "swapped.csv", dtype={"layout": str})
+    flagged = table[table["disagrees"]]
+    assert len(flagged) >= 3 and set(flagged["layout"]) <= {"7", "9"}
+    summary = pd.read_csv(tmp_path / "both" / "summary.csv")
+    assert summary["disagree"].iloc[0] == len(flagged)
+    assert main([*args, "--out", str(tmp_path / "layout"), "--classes", "layout"]) == 0
+    table = pd.read_csv(tmp_path / "layout" / "swapped.csv", dtype={"assigned": str})
+    assert (table["assigned"] == table["layout"].astype(str)).mean() >= 0.95
+    assert table["assigned"].value_counts().get("7", 0) == 2
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--out", str(tmp_path / "x"), "--classes", "pairs"])
+    assert exc.value.code == 2
