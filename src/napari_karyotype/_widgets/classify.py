@@ -50,7 +50,7 @@ from napari_karyotype._widgets.display import (
 from napari_karyotype.cell.features import LOW_CONFIDENCE
 from napari_karyotype.errors import KaryotypeError
 
-TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "layout", "verified")
+TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified", "layout")
 CLASS_KEYS = tuple("0123456789") + ("x", "y")
 KEY_WAIT_MS = 1200
 SYNC_DELAY_MS = 300
@@ -471,8 +471,8 @@ class ClassifyWidget(ViewerWidget):
                     class_of(row) or "?",
                     row.chromosome or "",
                     f"{conf:.2f}" if np.isfinite(conf) else "",
-                    row.layout + (" ≠" if row.disagrees else ""),
                     "yes" if row.verified else "",
+                    row.layout + (" ≠" if row.disagrees else ""),
                 )
                 low = (np.isfinite(conf) and conf < threshold or row.disagrees) and not row.verified
                 for j, text in enumerate(cells):
