@@ -98,7 +98,13 @@ def main() -> None:
     data = shared_data_dir()
     if data is None:
         raise SystemExit("shared data (../shared/data) not found")
-    files = sorted((data.parent / "real-karyograms").glob(f"{args.prefix}*"))
+    from napari_karyotype.pipeline.analyze import IMAGE_SUFFIXES
+
+    files = [
+        f
+        for f in sorted((data.parent / "real-karyograms").glob(f"{args.prefix}*"))
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+    ]
     if not files:
         raise SystemExit(f"no karyograms named {args.prefix}* in the shared real karyograms")
     ids = sorted({_image_id(f) for f in files})
