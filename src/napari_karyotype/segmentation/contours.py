@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.segmentation import cleanup
 from napari_karyotype.segmentation.rows import background_level, flatten_background
 from napari_karyotype.segmentation.shapes import normalize_shapes, shape_mask
 
@@ -46,11 +47,6 @@ lighter than this fraction of the background-to-darkest contrast below the backg
 
 CHECK_EVERY = 4
 """Every this many steps the contour is compared with the last check; unchanged means done."""
-
-
-SPLIT_BALANCE = 0.4
-"""Touching chromosomes are split only into parts of similar size (smallest / largest area at
-least this): homologs side by side are alike; a lobe, chromatid or arm is not."""
 
 
 class _Converged(Exception):
@@ -153,7 +149,7 @@ def segment(
     contour = _Contour(method, smoothing, balloon, threshold, sigma, alpha)
     run = _Run(state, total, progress, should_stop)
 
-    objects = []  # (slice, bool mask in slice)
+    regions = []  # per shape: (foreground, image crop)
     for mask, sl, f, n, width in plans:
         crop = img[sl]
         m = mask[sl]
@@ -165,12 +161,14 @@ def segment(
         held = np.unique(dark_lab[region & dark])
         fg = np.isin(dark_lab, held[held > 0])
         fg = ndi.binary_fill_holes(fg) & m
-        objects.extend((sl, obj) for obj in _objects(fg, crop, min_size, t_split))
+        regions.append((fg, crop))
         if progress is not None:
             state["finished"][sl] |= fg
             progress(state["done"], total, state["finished"].copy())
     if should_stop is not None and should_stop():
         raise SegmentationCancelled("segmentation cancelled")
+    found = cleanup.chromosomes(regions, min_size, t_split)
+    objects = [(p[1], obj) for p, objs in zip(plans, found, strict=True) for obj in objs]
 
     out = np.zeros(img.shape, np.int32) if labels is None else labels.astype(np.int32, copy=True)
     inside = np.zeros(img.shape, bool)
@@ -328,79 +326,6 @@ def _upsample(a: np.ndarray, f: int, shape) -> np.ndarray:
     if f == 1:
         return a
     return np.repeat(np.repeat(a, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
-
-
-def _objects(fg: np.ndarray, crop: np.ndarray, min_size, t_split) -> list[np.ndarray]:
-    """Chromosome masks (in crop coordinates) from a foreground: debris/text dropped, splits."""
-    lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return []
-    areas = np.bincount(lab.ravel(), minlength=n + 1)
-    boxes = ndi.find_objects(lab)
-    thick = np.zeros(n + 1)
-    for i, sl in enumerate(boxes, 1):
-        thick[i] = ndi.distance_transform_edt(np.pad(lab[sl] == i, 1)).max()
-    cand = [i for i in range(1, n + 1) if areas[i] >= 16 and thick[i] >= 1.5]
-    if not cand:
-        return []
-    ref_area = float(np.median(areas[cand]))
-    ref_thick = float(np.median(thick[cand]))
-    limit = min_size if min_size is not None else max(16, 0.1 * ref_area)
-    out = []
-    for i in cand:
-        if areas[i] < limit or thick[i] < 0.35 * ref_thick:
-            continue  # debris, printed text, frame lines
-        sl = boxes[i - 1]
-        m = lab[sl] == i
-        for part in _split(m, crop[sl], t_split, max(limit, 0.15 * areas[i])):
-            full = np.zeros(fg.shape, bool)
-            full[sl] = part
-            out.append(full)
-    # Left to right, then top to bottom: how one reads a karyogram row.
-    out.sort(key=lambda o: (np.flatnonzero(o.any(axis=0))[0], np.flatnonzero(o.any(axis=1))[0]))
-    return out
-
-
-def _split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: float) -> list[np.ndarray]:
-    """Split a blob where a light valley (nearly background) separates side-by-side dark cores."""
-    from skimage.segmentation import watershed
-
-    values = img[m]
-    lo = float(values.min())
-    if lo >= t_split:
-        return [m]
-    for t in np.linspace(float(values.max()), t_split, 12):
-        core_lab, k = ndi.label(m & (img < t))
-        if k < 2:
-            continue
-        sizes = np.bincount(core_lab.ravel(), minlength=k + 1)
-        sizes[0] = 0
-        big = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= min_piece]
-        if len(big) < 2 or not _side_by_side(core_lab, big):
-            continue
-        markers = np.zeros(m.shape, np.int32)
-        for j, i in enumerate(big, 1):
-            markers[core_lab == i] = j
-        parts = watershed(img, markers, mask=m)
-        areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
-        if areas.min() < SPLIT_BALANCE * areas.max():
-            continue  # a chromatid or an arm, not a second chromosome of similar size
-        return [parts == j for j in range(1, len(big) + 1)]
-    return [m]
-
-
-def _side_by_side(core_lab: np.ndarray, ids) -> bool:
-    """True if the pieces sit next to each other (rows overlap), as homologs in a karyogram do;
-    pieces stacked along the chromosome (pale bands across it) do not count."""
-    boxes = ndi.find_objects(core_lab)
-    spans = [(boxes[i - 1][0].start, boxes[i - 1][0].stop) for i in ids]
-    for a in range(len(spans)):
-        for b in range(a + 1, len(spans)):
-            (a0, a1), (b0, b1) = spans[a], spans[b]
-            overlap = min(a1, b1) - max(a0, b0)
-            if overlap < 0.5 * min(a1 - a0, b1 - b0):
-                return False
-    return True
 
 
 def _refine(img: np.ndarray, obj: np.ndarray, level: float, delta: float) -> np.ndarray:

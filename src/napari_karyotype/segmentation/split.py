@@ -1,0 +1,107 @@
+"""Split touching chromosomes, but never one chromosome into its two sister chromatids.
+
+A blob is cut where a light valley (nearly background) separates side-by-side dark cores into
+parts of similar size (:func:`valley_split`). At high resolution the pale line between the two
+sister chromatids of one chromosome is such a valley too; what tells the two cases apart is the
+width of the parts against the cell's own chromosomes (:func:`keep_split`): homologs side by side
+are each as wide as a chromosome, sister chromatids are each about half as wide and together
+make one chromosome's width.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+SPLIT_BALANCE = 0.4
+"""Touching chromosomes are split only into parts of similar size (smallest / largest area at
+least this): homologs side by side are alike; a lobe or an arm is not."""
+
+CHROMATID_WIDTH = 0.72
+"""Parts narrower than this fraction of the cell's typical chromosome width are sister
+chromatids (each about half a chromosome wide), not chromosomes: the blob stays whole."""
+
+
+def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: float):
+    """Parts of a blob where a light valley separates side-by-side dark cores; ``[m]`` if none.
+
+    ``t_split``: the valley must be lighter than this; ``min_piece``: smallest core (px).
+    The parts come from a watershed on the intensity seeded by the cores.
+    """
+    from skimage.segmentation import watershed
+
+    values = img[m]
+    if values.size == 0 or float(values.min()) >= t_split:
+        return [m]
+    for t in np.linspace(float(values.max()), t_split, 12):
+        core_lab, k = ndi.label(m & (img < t))
+        if k < 2:
+            continue
+        sizes = np.bincount(core_lab.ravel(), minlength=k + 1)
+        sizes[0] = 0
+        big = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= min_piece]
+        if len(big) < 2 or not _side_by_side(core_lab, big):
+            continue
+        markers = np.zeros(m.shape, np.int32)
+        for j, i in enumerate(big, 1):
+            markers[core_lab == i] = j
+        parts = watershed(img, markers, mask=m)
+        areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
+        if areas.min() < SPLIT_BALANCE * areas.max():
+            continue  # an arm or a lobe, not a second chromosome of similar size
+        return [parts == j for j in range(1, len(big) + 1)]
+    return [m]
+
+
+def _side_by_side(core_lab: np.ndarray, ids) -> bool:
+    """True if the pieces sit next to each other (rows overlap), as homologs in a karyogram do;
+    pieces stacked along the chromosome (pale bands across it) do not count."""
+    boxes = ndi.find_objects(core_lab)
+    spans = [(boxes[i - 1][0].start, boxes[i - 1][0].stop) for i in ids]
+    for a in range(len(spans)):
+        for b in range(a + 1, len(spans)):
+            (a0, a1), (b0, b1) = spans[a], spans[b]
+            overlap = min(a1, b1) - max(a0, b0)
+            if overlap < 0.5 * min(a1 - a0, b1 - b0):
+                return False
+    return True
+
+
+def _moments(mask: np.ndarray) -> tuple[int, float]:
+    """Area and length (major axis of the ellipse with the same second moments) of a mask."""
+    rr, cc = np.nonzero(mask)
+    if rr.size < 3:
+        return int(rr.size), float(max(rr.size, 1))
+    cov = np.cov(np.vstack([rr, cc]).astype(float)) + np.eye(2) / 12.0  # pixels have extent
+    return int(rr.size), 4.0 * float(np.sqrt(np.linalg.eigvalsh(cov)[-1]))
+
+
+def width(mask: np.ndarray) -> float:
+    """Mean width (px) of an elongated object: its area over its length. Sister chromatids
+    splayed apart, as in an X-shaped chromosome, still count as one chromosome's width."""
+    area, length = _moments(mask)
+    return area / length
+
+
+def length(mask: np.ndarray) -> float:
+    """Length (px) of an elongated object along its main axis."""
+    return _moments(mask)[1]
+
+
+def keep_split(parts: list[np.ndarray], singles: list[tuple[float, float]]) -> bool:
+    """Whether a split into ``parts`` is two chromosomes, not the two chromatids of one.
+
+    ``singles``: ``(length, width)`` of the cell's chromosomes that stand alone. Each part must
+    be about as wide as the single chromosomes of similar length (within 1.5 times), small
+    chromosomes being narrower in some preparations; a chromatid is about half as wide.
+    """
+    if not singles:
+        return True
+    lengths, widths = np.array(singles, dtype=float).T
+    for part in parts:
+        ln, w = length(part), width(part)
+        near = (lengths >= ln / 1.5) & (lengths <= ln * 1.5)
+        ref = float(np.median(widths[near] if near.sum() >= 3 else widths))
+        if w < CHROMATID_WIDTH * ref:
+            return False
+    return True
