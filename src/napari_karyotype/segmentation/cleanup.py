@@ -16,6 +16,10 @@ from scipy import ndimage as ndi
 
 from napari_karyotype.segmentation import split
 
+MIN_THICK = 0.5
+"""Blobs whose inradius is under this fraction of the cell's median are strokes of text, lines
+or debris: every chromosome, the smallest included, is about as wide as the others."""
+
 
 @dataclass
 class _Blob:
@@ -38,7 +42,7 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
     ref_area = float(np.median([b.area for b in cand]))
     ref_thick = float(np.median([b.thick for b in cand]))
     limit = min_size if min_size is not None else max(16, 0.1 * ref_area)
-    kept = [b for b in cand if b.area >= limit and b.thick >= 0.35 * ref_thick]
+    kept = [b for b in cand if b.area >= limit and b.thick >= MIN_THICK * ref_thick]
     for b in kept:
         crop = regions[b.region][1][b.sl]
         b.parts = split.valley_split(b.mask, crop, t_split, max(limit, 0.15 * b.area))
@@ -53,6 +57,9 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             full = np.zeros(shape, bool)
             full[b.sl] = part
             out[b.region].append(full)
+    ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
+    if ref_width > 0:
+        out = [_not_chromosomes(_join_stacked(objs, ref_width), ref_width) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -71,3 +78,75 @@ def _blobs(region: int, fg: np.ndarray) -> list[_Blob]:
         thick = float(ndi.distance_transform_edt(np.pad(m, 1)).max())
         out.append(_Blob(region, sl, m, int(m.sum()), thick))
     return out
+
+
+STACK_GAP = 0.5
+"""Pieces one above the other, closer than this many chromosome widths, are one chromosome
+broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
+
+LINE_WIDTH = 0.4
+"""Objects narrower than this fraction of the cell's chromosome width are lines or strokes."""
+
+MIN_SOLIDITY = 0.45
+"""Objects filling less of their convex hull than this are ragged debris or glyphs, not a
+chromosome (a bent chromosome fills about two thirds)."""
+
+
+def _join_stacked(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:
+    """Join pieces stacked one above the other with a small gap: one broken chromosome."""
+    objs = list(objs)
+    changed = True
+    while changed and len(objs) > 1:
+        changed = False
+        boxes = [_box(o) for o in objs]
+        for a in range(len(objs)):
+            for b in range(a + 1, len(objs)):
+                (ra0, ra1, ca0, ca1), (rb0, rb1, cb0, cb1) = boxes[a], boxes[b]
+                overlap = min(ca1, cb1) - max(ca0, cb0)
+                narrow = min(ca1 - ca0, cb1 - cb0)
+                gap = max(ra0, rb0) - min(ra1, rb1)
+                if overlap < 0.6 * narrow or not (0 <= gap <= STACK_GAP * ref_width):
+                    continue
+                joined = objs[a] | objs[b]
+                if split.width(joined) > 1.5 * ref_width:
+                    continue  # side by side after all
+                objs[a] = joined
+                del objs[b]
+                changed = True
+                break
+            if changed:
+                break
+    return objs
+
+
+def _not_chromosomes(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:
+    """Drop what no chromosome looks like, judged against the cell's chromosome width: lines
+    (much narrower and long) and ragged debris (fills little of its convex hull)."""
+    from skimage.morphology import convex_hull_image
+
+    out = []
+    for o in objs:
+        r0, r1, c0, c1 = _box(o)
+        m = o[r0:r1, c0:c1]
+        if split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width):
+            continue
+        if m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY:
+            continue
+        out.append(o)
+    return out
+
+
+def _line_like(m: np.ndarray, ref_width: float) -> bool:
+    """A frame or rule: long (over 2.5 chromosome widths) and, across most of its length,
+    thinner than 0.6 of a chromosome width (whatever ticks or crossings it carries)."""
+    if max(m.shape) < 2.5 * ref_width:
+        return False
+    across_rows = np.median(m.sum(axis=1)[m.any(axis=1)])  # a vertical line's thickness
+    across_cols = np.median(m.sum(axis=0)[m.any(axis=0)])  # a horizontal line's
+    thin = across_rows if m.shape[0] >= m.shape[1] else across_cols
+    return bool(thin < 0.6 * ref_width)
+
+
+def _box(o: np.ndarray) -> tuple[int, int, int, int]:
+    rr, cc = np.flatnonzero(o.any(axis=1)), np.flatnonzero(o.any(axis=0))
+    return int(rr[0]), int(rr[-1]) + 1, int(cc[0]), int(cc[-1]) + 1
