@@ -59,7 +59,7 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             out[b.region].append(full)
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
-        out = [_not_chromosomes(_join_stacked(objs, ref_width), ref_width) for objs in out]
+        out = [_not_chromosomes(_join(objs, ref_width, singles), ref_width) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -84,6 +84,10 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
+SISTER_GAP = 0.25
+"""Two chromatid-wide pieces side by side closer than this many chromosome widths are the
+sister chromatids of one chromosome."""
+
 LINE_WIDTH = 0.4
 """Objects narrower than this fraction of the cell's chromosome width are lines or strokes."""
 
@@ -92,8 +96,10 @@ MIN_SOLIDITY = 0.45
 chromosome (a bent chromosome fills about two thirds)."""
 
 
-def _join_stacked(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:
-    """Join pieces stacked one above the other with a small gap: one broken chromosome."""
+def _join(objs: list[np.ndarray], ref_width: float, singles) -> list[np.ndarray]:
+    """Join the pieces of one chromosome: pieces one above the other with a small gap (broken
+    at a pale band), and two side-by-side pieces each only a chromatid wide with a hairline gap
+    (sister chromatids parted down to the background)."""
     objs = list(objs)
     changed = True
     while changed and len(objs) > 1:
@@ -101,22 +107,32 @@ def _join_stacked(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:
         boxes = [_box(o) for o in objs]
         for a in range(len(objs)):
             for b in range(a + 1, len(objs)):
-                (ra0, ra1, ca0, ca1), (rb0, rb1, cb0, cb1) = boxes[a], boxes[b]
-                overlap = min(ca1, cb1) - max(ca0, cb0)
-                narrow = min(ca1 - ca0, cb1 - cb0)
-                gap = max(ra0, rb0) - min(ra1, rb1)
-                if overlap < 0.6 * narrow or not (0 <= gap <= STACK_GAP * ref_width):
-                    continue
-                joined = objs[a] | objs[b]
-                if split.width(joined) > 1.5 * ref_width:
-                    continue  # side by side after all
-                objs[a] = joined
-                del objs[b]
-                changed = True
-                break
+                if _pieces_of_one(objs[a], objs[b], boxes[a], boxes[b], ref_width, singles):
+                    objs[a] = objs[a] | objs[b]
+                    del objs[b]
+                    changed = True
+                    break
             if changed:
                 break
     return objs
+
+
+def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles) -> bool:
+    (ra0, ra1, ca0, ca1), (rb0, rb1, cb0, cb1) = box_a, box_b
+    col_overlap = min(ca1, cb1) - max(ca0, cb0)
+    row_overlap = min(ra1, rb1) - max(ra0, rb0)
+    if col_overlap >= 0.6 * min(ca1 - ca0, cb1 - cb0):
+        gap = -row_overlap
+        if 0 <= gap <= STACK_GAP * ref_width:
+            return split.width(ma | mb) <= 1.5 * ref_width  # not side by side after all
+        return False
+    if row_overlap >= 0.6 * min(ra1 - ra0, rb1 - rb0):
+        gap = -col_overlap
+        if gap > SISTER_GAP * ref_width:
+            return False
+        sub = (slice(min(ra0, rb0), max(ra1, rb1)), slice(min(ca0, cb0), max(ca1, cb1)))
+        return split.is_chromatid(ma[sub], singles) and split.is_chromatid(mb[sub], singles)
+    return False
 
 
 def _not_chromosomes(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:

@@ -88,20 +88,20 @@ def length(mask: np.ndarray) -> float:
     return _moments(mask)[1]
 
 
-def keep_split(parts: list[np.ndarray], singles: list[tuple[float, float]]) -> bool:
-    """Whether a split into ``parts`` is two chromosomes, not the two chromatids of one.
-
-    ``singles``: ``(length, width)`` of the cell's chromosomes that stand alone. Each part must
-    be about as wide as the single chromosomes of similar length (within 1.5 times), small
-    chromosomes being narrower in some preparations; a chromatid is about half as wide.
-    """
+def is_chromatid(part: np.ndarray, singles: list[tuple[float, float]]) -> bool:
+    """Whether ``part`` is too narrow for a chromosome: under :data:`CHROMATID_WIDTH` of the
+    width of the cell's single chromosomes of similar length (within 1.5 times; small
+    chromosomes are narrower in some preparations). ``singles``: their ``(length, width)``."""
     if not singles:
-        return True
+        return False
     lengths, widths = np.array(singles, dtype=float).T
-    for part in parts:
-        ln, w = length(part), width(part)
-        near = (lengths >= ln / 1.5) & (lengths <= ln * 1.5)
-        ref = float(np.median(widths[near] if near.sum() >= 3 else widths))
-        if w < CHROMATID_WIDTH * ref:
-            return False
-    return True
+    ln = length(part)
+    near = (lengths >= ln / 1.5) & (lengths <= ln * 1.5)
+    ref = float(np.median(widths[near] if near.sum() >= 3 else widths))
+    return width(part) < CHROMATID_WIDTH * ref
+
+
+def keep_split(parts: list[np.ndarray], singles: list[tuple[float, float]]) -> bool:
+    """Whether a split into ``parts`` is two chromosomes, not the two chromatids of one: each
+    part must be about as wide as the cell's single chromosomes (:func:`is_chromatid`)."""
+    return not any(is_chromatid(p, singles) for p in parts)

@@ -1,0 +1,127 @@
+"""Label clean-up on drawn karyogram rows: chromatids stay one chromosome, homologs stay two,
+broken chromosomes join, frame lines and thin strokes are no chromosomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.draw import ellipse, rectangle
+
+from napari_karyotype.segmentation.contours import segment
+
+BACKGROUND, DARK, BAND = 0.92, 0.30, 0.50
+WIDTH = 16
+
+
+def _bar(img, truth, label, r0, c0, length, width, value=DARK):
+    """A chromosome-like bar with rounded ends and pale bands across it."""
+    m = np.zeros(img.shape, bool)
+    rr, cc = rectangle((r0 + width // 2, c0), extent=(length - width, width), shape=img.shape)
+    m[rr, cc] = True
+    for rc in (r0 + width // 2, r0 + length - width // 2):
+        rr, cc = ellipse(rc, c0 + (width - 1) / 2, width / 2, width / 2, shape=img.shape)
+        m[rr, cc] = True
+    img[m] = value
+    bands = np.zeros(img.shape, bool)
+    for r in range(r0 + 12, r0 + length - 8, 14):
+        bands[r : r + 4] = True
+    img[m & bands] = BAND
+    truth[m] = label
+    return m
+
+
+def _row(n=10, seed=0):
+    """A karyogram row of ``n`` separate chromosomes; returns image, truth and the next column."""
+    rng = np.random.default_rng(seed)
+    img = np.full((200, 60 + 36 * (n + 6)), BACKGROUND, np.float32)
+    truth = np.zeros(img.shape, np.int32)
+    c = 30
+    for i in range(n):
+        _bar(img, truth, i + 1, 40 + int(rng.integers(0, 20)), c, int(rng.integers(70, 120)), WIDTH)
+        c += 36
+    return img, truth, c
+
+
+def _segment(img):
+    img = ndi.gaussian_filter(img, 1.0)
+    h, w = img.shape
+    return segment(img, [("rectangle", np.array([[5, 5], [5, w - 6], [h - 6, w - 6], [h - 6, 5]]))])
+
+
+def _labels_on(labels, mask):
+    """The labels covering a mask, each with most of its own pixels there."""
+    ids = []
+    for i in np.unique(labels[mask]):
+        if i and np.count_nonzero(labels[mask] == i) > 0.5 * np.count_nonzero(labels == i):
+            ids.append(int(i))
+    return ids
+
+
+@pytest.mark.parametrize("line", [(0.1, "pale line"), (0.0, "parted down to background")])
+def test_sister_chromatids_stay_one_chromosome(line):
+    img, truth, c = _row()
+    depth, _ = line
+    # One chromosome at high resolution: two chromatids with a pale line between them.
+    left = _bar(img, truth, 20, 50, c, 110, WIDTH // 2)
+    right = _bar(img, truth, 20, 50, c + WIDTH // 2 + 3, 110, WIDTH // 2)
+    img[50:160, c + WIDTH // 2 : c + WIDTH // 2 + 3] = BACKGROUND - depth * (BACKGROUND - DARK)
+    img[~(left | right) & (truth == 20)] = BACKGROUND
+    labels = _segment(img)
+    assert len(_labels_on(labels, left | right)) == 1
+    assert labels.max() == 11
+
+
+def test_touching_homologs_stay_two():
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 50, c, 100, WIDTH)
+    b = _bar(img, truth, 21, 55, c + WIDTH + 2, 100, WIDTH)
+    img[55:150, c + WIDTH : c + WIDTH + 2] = 0.88  # a narrow light gap between them
+    labels = _segment(img)
+    assert len(_labels_on(labels, a)) == 1 and len(_labels_on(labels, b)) == 1
+    assert _labels_on(labels, a) != _labels_on(labels, b)
+    assert labels.max() == 12
+
+
+def test_chromosome_broken_at_a_pale_band_is_one_label():
+    img, truth, c = _row()
+    m = _bar(img, truth, 20, 40, c, 120, WIDTH)
+    img[95:99, c : c + WIDTH] = BACKGROUND  # a band as pale as the page
+    labels = _segment(img)
+    assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
+def test_frame_lines_and_strokes_are_not_chromosomes():
+    img, truth, c = _row()
+    img[10:190, c : c + 2] = DARK  # a frame line through the row, with ticks
+    img[99:101, c - 8 : c + 10] = DARK
+    img[20:22, c + 20 : c + 60] = DARK  # an underline
+    img[150:152, c + 20 : c + 60] = DARK  # a thin rule
+    labels = _segment(img)
+    assert labels.max() == 10
+    assert set(np.unique(labels[truth > 0])) - {0} == set(range(1, 11))
+
+
+def _real(name):
+    import os
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[1].parent / "shared"
+    root = Path(os.environ.get("NAPARI_KARYOTYPE_DATA", default))
+    for base in (root, root / "data"):
+        path = base / "real-karyograms" / name
+        if path.is_file():
+            return path
+    pytest.skip(f"real karyogram {name} not found (../shared/data/real-karyograms)")
+
+
+def test_high_resolution_page_gives_one_label_per_chromosome():
+    """A clinical page whose chromosomes show their sister chromatids (46,XX or XY): it used to
+    give 57 labels, chromatids cut apart."""
+    from napari_karyotype.image.io import read_karyogram
+    from napari_karyotype.segmentation.rows import propose_rows
+
+    k = read_karyogram(_real("karyo_kshema_151_unlabeled_numbered.jpg"))
+    labels = segment(k.image, propose_rows(k.image))
+    assert len(np.unique(labels)) - 1 == 46
