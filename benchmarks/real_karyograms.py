@@ -1,0 +1,244 @@
+"""Run the pipeline over real karyograms of other laboratories and score the labels.
+
+Usage: python benchmarks/real_karyograms.py [FOLDER] [--every N] [--limit N] [--segment-only]
+[--overlays DIR] [--match TEXT]
+
+FOLDER defaults to ``../shared/data/real-karyograms`` (its ``roboflow/`` subfolder included).
+Per image it prints the label count against the count the file name implies, and for images with
+YOLO box truth (``<stem>.txt`` beside the image) how many chromosomes were found with one label
+each; then totals per style (G-banded, light-on-dark framed, metaphase, other).
+
+Expected count, from the file name: the number of boxes where a ``.txt`` is present; 47 for
+``47``/``+21``/``ds`` (Down syndrome); 46 for ``46XX``/``46XY``/``46,XX``/``nf``/``nm``/``cml``
+(CML, 46 with t(9;22)); otherwise unknown (unlabelled karyograms, raw metaphases).
+
+Box matching (``found with one label``): every label *belongs* to the box holding the largest
+part of its area, provided that part is at least half of the label (else it belongs to no box: a
+stray label, e.g. page furniture). A box's *dominant* label is the one with most pixels inside
+the box. A chromosome (box) is *found with one label* when exactly one label belongs to it and
+that label is the dominant label of no other box (a label spanning two chromosomes fails both).
+``extra`` is the number of labels beyond the expected count (0 when fewer); ``stray`` the labels
+belonging to no box. ``--segment-only`` runs rows + contours without the CNN (the labels are the
+same; faster). Page warnings (``flags`` that start with "page:") are printed when raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT.parent / "shared" / "data" / "real-karyograms"
+SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+def expected_count(path: Path) -> int | None:
+    """The chromosome count the file name (or a box file beside it) implies; None if unknown."""
+    boxes = path.with_suffix(".txt")
+    if boxes.exists():
+        return len(read_boxes(boxes, (1, 1)))
+    name = path.name.lower()
+    if name.startswith("metaphase"):
+        return None
+    if re.search(r"(^|[^0-9])47|\+21|\dds_|_ds_|downsyndrome", name):
+        return 47
+    if re.search(r"46,?x[xy]|\d+n[fm]_|\d+cml_|normal(fe)?male", name):
+        return 46
+    return None
+
+
+def style(path: Path) -> str:
+    """``G-banded``, ``framed`` (light-on-dark framed), ``metaphase`` or ``other``."""
+    name = path.name.lower()
+    if name.startswith("metaphase"):
+        return "metaphase"
+    if "roboflow" in name or "lightondark" in name or "framed" in name:
+        return "framed"
+    if name.startswith("karyo"):
+        return "G-banded"
+    return "other"
+
+
+def read_boxes(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """YOLO boxes (``class xc yc w h``, normalised) as ``(n, 4)`` int rows ``r0, r1, c0, c1``."""
+    h, w = shape
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 5:
+            continue
+        _, xc, yc, bw, bh = (float(p) for p in parts)
+        r0, r1 = (yc - bh / 2) * h, (yc + bh / 2) * h
+        c0, c1 = (xc - bw / 2) * w, (xc + bw / 2) * w
+        out.append([max(int(np.floor(r0)), 0), int(np.ceil(r1)), max(int(np.floor(c0)), 0),
+                    int(np.ceil(c1))])  # fmt: skip
+    return np.array(out, dtype=int).reshape(-1, 4)
+
+
+def match_boxes(labels: np.ndarray, boxes: np.ndarray) -> tuple[int, int]:
+    """``(found with one label, stray labels)`` as defined in the module docstring."""
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return 0, 0
+    area = np.bincount(labels.ravel(), minlength=int(ids.max()) + 1)[ids]
+    inside = np.zeros((len(boxes), len(ids)), np.int64)  # pixels of each label in each box
+    for b, (r0, r1, c0, c1) in enumerate(boxes):
+        sub = labels[r0:r1, c0:c1]
+        got = np.bincount(sub.ravel(), minlength=int(ids.max()) + 1)
+        inside[b] = got[ids]
+    best = inside.argmax(axis=0)
+    belongs = np.where(inside[best, np.arange(len(ids))] * 2 >= area, best, -1)
+    dominant = np.where(inside.max(axis=1) > 0, inside.argmax(axis=1), -1)
+    found = 0
+    for b in range(len(boxes)):
+        mine = np.flatnonzero(belongs == b)
+        if mine.size != 1:
+            continue
+        k = int(mine[0])
+        others = [o for o in range(len(boxes)) if o != b and dominant[o] == k]
+        found += not others
+    return found, int(np.sum(belongs < 0))
+
+
+def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray, boxes) -> None:
+    """A PNG of the image with label outlines in colour (and truth boxes in green)."""
+    import imageio.v3 as iio
+    from skimage.color import label2rgb
+    from skimage.segmentation import find_boundaries
+
+    rgb = label2rgb(labels, image=image, alpha=0.3, bg_label=0)
+    edge = find_boundaries(labels, mode="inner")
+    rgb[edge] = (1.0, 0.0, 0.0)
+    if boxes is not None:
+        for r0, r1, c0, c1 in boxes:
+            r1, c1 = min(r1, image.shape[0]) - 1, min(c1, image.shape[1]) - 1
+            rgb[r0, c0:c1] = rgb[r1, c0:c1] = (0, 0.8, 0)
+            rgb[r0:r1, c0] = rgb[r0:r1, c1] = (0, 0.8, 0)
+    iio.imwrite(path, (np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+
+
+def run_one(path: Path, segment_only: bool, classifier):
+    """``(image, labels, flags)`` of one file through the pipeline."""
+    from napari_karyotype.image.io import read_karyogram
+    from napari_karyotype.pipeline.analyze import analyze_image, resolve_rows
+
+    if segment_only:
+        from napari_karyotype.segmentation.contours import segment
+
+        image = read_karyogram(path).image
+        flags = []
+        try:
+            from napari_karyotype.segmentation.page import analyze_page
+        except ImportError:
+            analyze_page = None
+        if analyze_page is not None:
+            page = analyze_page(image)
+            flags = list(page.warnings)
+            image = page.image
+        labels = np.asarray(segment(image, resolve_rows("auto", image)), np.int32)
+        return image, labels, flags
+    result = analyze_image(path, classifier=classifier)
+    flags = [f for f in result.summary.flags if f.startswith("page:")]
+    return result.image, result.labels, flags
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=str(DEFAULT))
+    parser.add_argument("--every", type=int, default=1, help="take every N-th image")
+    parser.add_argument("--limit", type=int, default=0, help="at most N images (0: all)")
+    parser.add_argument("--match", default="", help="only files whose name contains this")
+    parser.add_argument("--segment-only", action="store_true", help="rows + contours, no CNN")
+    parser.add_argument("--overlays", default="", help="write <stem>_overlay.png here")
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: no such folder (give the real-karyograms folder)")
+    paths = sorted(
+        p
+        for p in [*folder.iterdir(), *(folder / "roboflow").glob("*")]
+        if p.suffix.lower() in SUFFIXES and args.match in p.name
+    )
+    paths = paths[:: max(args.every, 1)]
+    if args.limit:
+        paths = paths[: args.limit]
+    classifier = None
+    if not args.segment_only:
+        from napari_karyotype.classification.model import load_classifier
+
+        classifier = load_classifier(None)
+    overlays = Path(args.overlays) if args.overlays else None
+    if overlays:
+        overlays.mkdir(parents=True, exist_ok=True)
+    totals: dict[str, dict] = {}
+    print(f"{'file':58s} {'style':9s} labels expect  found/boxes stray  s   flags")
+    for path in paths:
+        kind = style(path)
+        expect = expected_count(path)
+        t0 = time.perf_counter()
+        try:
+            image, labels, flags = run_one(path, args.segment_only, classifier)
+            error = ""
+        except Exception as err:  # noqa: BLE001 - a failing image is reported, not fatal
+            image, labels, flags = None, None, []
+            error = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
+        seconds = time.perf_counter() - t0
+        keys = ("images", "known", "right", "extra", "boxed", "boxes", "found", "stray", "warned")
+        t = totals.setdefault(kind, dict.fromkeys(keys, 0))
+        t["images"] += 1
+        t["warned"] += bool(flags)
+        if labels is None:
+            print(f"{path.name[:58]:58s} {kind:9s} error: {error}")
+            if expect is not None:
+                t["known"] += 1
+                t["boxes"] += expect if path.with_suffix(".txt").exists() else 0
+            continue
+        n = int(len(np.unique(labels)) - (labels == 0).any())
+        boxes = None
+        box_text = ""
+        if expect is not None:
+            t["known"] += 1
+            t["right"] += n == expect
+            t["extra"] += max(n - expect, 0)
+        if path.with_suffix(".txt").exists():
+            boxes = read_boxes(path.with_suffix(".txt"), labels.shape)
+            found, stray = match_boxes(labels, boxes)
+            t["boxed"] += 1
+            t["boxes"] += len(boxes)
+            t["found"] += found
+            t["stray"] += stray
+            box_text = f"{found:3d}/{len(boxes):<3d}     {stray:3d}"
+        exp = "?" if expect is None else str(expect)
+        print(
+            f"{path.name[:58]:58s} {kind:9s} {n:5d}  {exp:>5s}  {box_text:17s} {seconds:4.1f} "
+            f"{' | '.join(flags)}"
+        )
+        sys.stdout.flush()
+        if overlays is not None:
+            write_overlay(overlays / f"{path.stem}_overlay.png", image, labels, boxes)
+    print()
+    for kind, t in totals.items():
+        known = t["known"]
+        line = f"{kind:9s} {t['images']:3d} images"
+        if known:
+            line += (
+                f"  count right {t['right']}/{known} ({t['right'] / known:.0%})"
+                f"  mean extra {t['extra'] / known:.2f}"
+            )
+        if t["boxes"]:
+            line += (
+                f"  found with one label {t['found']}/{t['boxes']} ({t['found'] / t['boxes']:.1%})"
+                f"  stray {t['stray'] / max(t['boxed'], 1):.2f}/image"
+            )
+        line += f"  page warnings {t['warned']}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
