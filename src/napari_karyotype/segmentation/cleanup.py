@@ -16,8 +16,8 @@ from scipy import ndimage as ndi
 
 from napari_karyotype.segmentation import split
 
-MIN_THICK = 0.5
-"""Blobs whose inradius is under this fraction of the cell's median are strokes of text, lines
+MIN_THICK = 0.35
+"""Blobs whose inradius is under this fraction of their row's median are strokes of text, lines
 or debris: every chromosome, the smallest included, is about as wide as the others."""
 
 
@@ -39,13 +39,21 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
     out: list[list[np.ndarray]] = [[] for _ in regions]
     if not cand:
         return out
-    ref_area = float(np.median([b.area for b in cand]))
-    ref_thick = float(np.median([b.thick for b in cand]))
-    limit = min_size if min_size is not None else max(16, 0.1 * ref_area)
-    kept = [b for b in cand if b.area >= limit and b.thick >= MIN_THICK * ref_thick]
+    # Debris against the row's own chromosomes (a row of small ones has small debris limits).
+    kept = []
+    limits = {}
+    for r in range(len(regions)):
+        mine = [b for b in cand if b.region == r]
+        if not mine:
+            continue
+        ref_area = float(np.median([b.area for b in mine]))
+        ref_thick = float(np.median([b.thick for b in mine]))
+        limits[r] = min_size if min_size is not None else max(16, 0.1 * ref_area)
+        kept += [b for b in mine if b.area >= limits[r] and b.thick >= MIN_THICK * ref_thick]
     for b in kept:
         crop = regions[b.region][1][b.sl]
-        b.parts = split.valley_split(b.mask, crop, t_split, max(limit, 0.15 * b.area))
+        min_piece = max(limits[b.region], 0.15 * b.area)
+        b.parts = split.valley_split(b.mask, crop, t_split, min_piece)
     # Sister chromatids or homologs? Judged against the chromosomes that stand alone.
     singles = [(split.length(b.mask), split.width(b.mask)) for b in kept if len(b.parts) == 1]
     for b in kept:
@@ -59,7 +67,9 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             out[b.region].append(full)
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
-        out = [_not_chromosomes(_join(objs, ref_width, singles), ref_width) for objs in out]
+        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
+        out = [_join(objs, ref_width, singles) for objs in out]
+        out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -87,6 +97,10 @@ broken at a pale band or centromere (in a karyogram row chromosomes stand side b
 SISTER_GAP = 0.25
 """Two chromatid-wide pieces side by side closer than this many chromosome widths are the
 sister chromatids of one chromosome."""
+
+SISTERS_WIDTH = 1.2
+"""Two sister chromatids together are at most this many chromosome widths wide (two thin
+homologs side by side are wider)."""
 
 LINE_WIDTH = 0.4
 """Objects narrower than this fraction of the cell's chromosome width are lines or strokes."""
@@ -131,13 +145,21 @@ def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles) -> bool:
         if gap > SISTER_GAP * ref_width:
             return False
         sub = (slice(min(ra0, rb0), max(ra1, rb1)), slice(min(ca0, cb0), max(ca1, cb1)))
-        return split.is_chromatid(ma[sub], singles) and split.is_chromatid(mb[sub], singles)
+        a, b = ma[sub], mb[sub]
+        if not (split.is_chromatid(a, singles) and split.is_chromatid(b, singles)):
+            return False
+        # Sisters run the same length and together make one chromosome's width.
+        la, lb = split.length(a), split.length(b)
+        if min(la, lb) < 0.8 * max(la, lb):
+            return False
+        across = max(ca1, cb1) - min(ca0, cb0)  # side by side: the pair's width
+        return across <= SISTERS_WIDTH * split.reference_width(max(la, lb), singles)
     return False
 
 
-def _not_chromosomes(objs: list[np.ndarray], ref_width: float) -> list[np.ndarray]:
-    """Drop what no chromosome looks like, judged against the cell's chromosome width: lines
-    (much narrower and long) and ragged debris (fills little of its convex hull)."""
+def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) -> list:
+    """Drop what no chromosome looks like, judged against the cell's chromosome width and
+    area: lines (much narrower and long) and small ragged debris (fills little of its hull)."""
     from skimage.morphology import convex_hull_image
 
     out = []
@@ -146,8 +168,8 @@ def _not_chromosomes(objs: list[np.ndarray], ref_width: float) -> list[np.ndarra
         m = o[r0:r1, c0:c1]
         if split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width):
             continue
-        if m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY:
-            continue
+        if m.sum() < 0.5 * ref_area and m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY:
+            continue  # small and ragged (a bent or X-shaped chromosome is larger)
         out.append(o)
     return out
 

@@ -18,8 +18,15 @@ SPLIT_BALANCE = 0.4
 least this): homologs side by side are alike; a lobe or an arm is not."""
 
 CHROMATID_WIDTH = 0.72
-"""Parts narrower than this fraction of the cell's typical chromosome width are sister
-chromatids (each about half a chromosome wide), not chromosomes: the blob stays whole."""
+"""Parts narrower than this fraction of the width of the cell's chromosomes may be sister
+chromatids (each about half a chromosome wide)..."""
+
+THIN = 0.6
+"""...and parts narrower than this fraction are."""
+
+ONE_WIDTH = (0.85, 1.5)
+"""A blob whose width is within these fractions of a chromosome's is one chromosome (two
+homologs side by side are about twice as wide)."""
 
 
 def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: float):
@@ -94,14 +101,31 @@ def is_chromatid(part: np.ndarray, singles: list[tuple[float, float]]) -> bool:
     chromosomes are narrower in some preparations). ``singles``: their ``(length, width)``."""
     if not singles:
         return False
+    return width(part) < CHROMATID_WIDTH * reference_width(length(part), singles)
+
+
+def reference_width(ln: float, singles: list[tuple[float, float]]) -> float:
+    """Median width of the cell's single chromosomes about ``ln`` long (within 1.5 times; all
+    of them where fewer than 3 are)."""
     lengths, widths = np.array(singles, dtype=float).T
-    ln = length(part)
     near = (lengths >= ln / 1.5) & (lengths <= ln * 1.5)
-    ref = float(np.median(widths[near] if near.sum() >= 3 else widths))
-    return width(part) < CHROMATID_WIDTH * ref
+    return float(np.median(widths[near] if near.sum() >= 3 else widths))
 
 
 def keep_split(parts: list[np.ndarray], singles: list[tuple[float, float]]) -> bool:
-    """Whether a split into ``parts`` is two chromosomes, not the two chromatids of one: each
-    part must be about as wide as the cell's single chromosomes (:func:`is_chromatid`)."""
-    return not any(is_chromatid(p, singles) for p in parts)
+    """Whether a split into ``parts`` is two chromosomes, not the two chromatids of one.
+
+    Chromatids: a part far narrower than a chromosome (:data:`THIN`), or one narrower than
+    :data:`CHROMATID_WIDTH` while the whole is one chromosome's width (:data:`ONE_WIDTH`).
+    Widths are against the cell's single chromosomes of similar length (:func:`is_chromatid`).
+    """
+    if not singles:
+        return True
+    ratios = [width(p) / reference_width(length(p), singles) for p in parts]
+    if min(ratios) < THIN:
+        return False
+    if min(ratios) >= CHROMATID_WIDTH:
+        return True
+    whole = np.logical_or.reduce(parts)
+    lo, hi = ONE_WIDTH
+    return not lo <= width(whole) / reference_width(length(whole), singles) <= hi
