@@ -13,11 +13,14 @@ Per shape, on its bounding box only (after slow background shading is divided ou
    once it no longer moves: a 46-chromosome karyogram takes a fraction of a second.
 2. Each component of the pixels darker than the background (noise-aware threshold) that the
    contour holds is taken whole, with its holes filled: exact edges, pale bands and necks kept.
-3. Ruled lines are taken out first, also where they touch chromosomes; debris and printed text
-   go (size and thickness filters, ``min_size``).
-4. Chromosomes that touch are split only where the image shows two: a light valley between two
-   side-by-side dark cores giving parts of similar size (watershed on the intensity seeded by
-   those cores). A bent or banded chromosome, whose pale bands run across it, stays one.
+3. Ruled lines are taken out first, also where they touch chromosomes; the rest is judged
+   against the cell's own chromosomes (:mod:`.cleanup`): debris and printed text go (size and
+   thickness, ``min_size``), pieces of one broken chromosome join, lines and small ragged
+   debris go by shape.
+4. Chromosomes that touch are split only where the image shows two (:mod:`.split`): a light
+   valley between two side-by-side dark cores giving parts of similar size, each part as wide
+   as a chromosome (the pale line between sister chromatids is such a valley too, but each
+   chromatid is half a chromosome wide). A bent or banded chromosome stays one.
 5. Optionally (``refine=True``) each outline is refined with the parametric
    ``skimage.segmentation.active_contour``.
 """
