@@ -7,19 +7,40 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", nargs="+", help="cell zips, folders of them, or GIF files")
+    parser.add_argument(
+        "data", nargs="+", help="Hu et al. cell zips, folders of them or GIFs; Taichung folders"
+    )
     parser.add_argument("--out", required=True, help="folder for report.json, predictions.csv …")
     parser.add_argument("--model", default=None, help="MODEL.keras (default: the bundled model)")
+    parser.add_argument(
+        "--holdout",
+        default=None,
+        help="SOURCE=FRACTION,…: of these sources score only the held-out cases (the test cases "
+        "that `train --holdout` left out with the same split seed)",
+    )
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument(
+        "--cache-dir", default=None, help="cache preprocessed Taichung crops here (npz)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from napari_karyotype.classification.model import load_classifier
-    from napari_karyotype.datasets.chromosomes import load_chromosomes
+    from napari_karyotype.datasets.chromosomes import held_out, load_chromosomes, parse_holdout
     from napari_karyotype.errors import KaryotypeError
     from napari_karyotype.training.evaluation import evaluate, write_evaluation
 
-    chromosomes = load_chromosomes(args.data)
+    holdout = parse_holdout(args.holdout)
+    chromosomes = load_chromosomes(args.data, cache_dir=args.cache_dir)
+    if holdout:
+        chromosomes = [
+            c
+            for c in chromosomes
+            if c.source not in holdout or held_out(c, holdout, args.split_seed)
+        ]
+        if not chromosomes:
+            raise KaryotypeError("--holdout: no held-out case in the data")
     classifier = load_classifier(args.model)
     result = evaluate(chromosomes, classifier)
     try:
@@ -32,4 +53,12 @@ def run(args: argparse.Namespace) -> int:
         f"after per-cell assignment {r['top1_assigned']:.2%}, top-3 {r['top3']:.2%}, "
         f"ECE {r['ece']:.3f}; written to {out}"
     )
+    for source, m in r["per_source"].items():
+        y = ""
+        if m["male_cells"]:
+            y = f", Y found in {m['y_found']:.0%} of {m['male_cells']} male cells"
+        print(
+            f"  {source}: {m['n']} chromosomes in {m['cells']} cells: top-1 {m['top1']:.2%}, "
+            f"after assignment {m['top1_assigned']:.2%}, ECE {m['ece']:.3f}{y}"
+        )
     return 0

@@ -55,6 +55,9 @@ RECIPES: dict[str, dict] = {
         "shift": 0.03,
         "contrast": 0.25,
         "gamma": 0.35,
+        "blur": 1.0,
+        "noise": 0.04,
+        "ink_offset": 0.05,
     },
 }
 """Training recipe per architecture (``paper`` as published; ``compact`` chosen case-wise)."""
@@ -118,6 +121,10 @@ def augmentation(recipe: dict, seed: int = 0):
     Rotation (± ``rotation_deg``), zoom (± ``zoom``), shift (± ``shift`` of the canvas) and, if
     ``flip``, a left-right mirror; staining jitter of the chromosome's ink (1 - canvas): scaled by
     1 ± ``contrast`` and raised to the power exp(± ``gamma``), the white background unchanged.
+    What differs between laboratories: band resolution (``blur``: the ink moved towards its
+    Gaussian blur (sigma 1.2 px) by a in [-blur / 2, blur], a < 0 sharpens), staining depth
+    (``ink_offset``: ± added to the chromosome's ink) and noise (``noise``: Gaussian, a sigma up
+    to this, on the chromosome only) — the background stays white.
     Drawn with Keras' seeded random ops. Written with
     ``keras.ops`` so that it compiles (XLA) under JAX, unlike Keras' RandomRotation & co.
     """
@@ -128,6 +135,9 @@ def augmentation(recipe: dict, seed: int = 0):
         flip=bool(recipe.get("flip", False)),
         contrast=float(recipe.get("contrast", 0.0)),
         gamma=float(recipe.get("gamma", 0.0)),
+        blur=float(recipe.get("blur", 0.0)),
+        noise=float(recipe.get("noise", 0.0)),
+        ink_offset=float(recipe.get("ink_offset", 0.0)),
         seed=seed,
         name="augmentation",
     )
@@ -142,9 +152,14 @@ def _random_affine_class():
 
         def __init__(
             self, rotation_deg=0.0, zoom=0.0, shift=0.0, flip=False, contrast=0.0, gamma=0.0,
-            seed=0, **kwargs,
+            blur=0.0, noise=0.0, ink_offset=0.0, seed=0, **kwargs,
         ):  # fmt: skip
             super().__init__(**kwargs)
+            self.blur, self.noise, self.ink_offset = blur, noise, ink_offset
+            t = np.arange(-2, 3, dtype=np.float32)
+            g = np.exp(-(t**2) / (2 * 1.2**2))
+            g = np.outer(g, g) / np.outer(g, g).sum()
+            self.kernel = g[:, :, None, None].astype(np.float32)
             self.rotation_deg, self.zoom, self.shift, self.flip = rotation_deg, zoom, shift, flip
             self.contrast, self.gamma = contrast, gamma
             self.seed = seed
@@ -185,6 +200,22 @@ def _random_affine_class():
                 ],
                 axis=1,
             )
+            if self.blur or self.noise or self.ink_offset:
+                ink = ops.clip(1.0 - x, 0.0, 1.0)  # zero background: blur pads with white
+                on = ops.cast(ink > 0.02, ink.dtype)
+                if self.blur:
+                    a = keras.random.uniform(
+                        (n,), -self.blur / 2, self.blur, seed=self.seed_generator
+                    )
+                    soft = ops.conv(ink, ops.convert_to_tensor(self.kernel), padding="same")
+                    ink = ink + a[:, None, None, None] * (soft - ink)
+                if self.ink_offset:
+                    ink = ink + draw(self.ink_offset)[:, None, None, None] * on
+                if self.noise:
+                    sigma = keras.random.uniform((n,), 0.0, self.noise, seed=self.seed_generator)
+                    eps = keras.random.normal(ops.shape(ink), seed=self.seed_generator)
+                    ink = ink + eps * sigma[:, None, None, None] * on
+                x = 1.0 - ops.clip(ink, 0.0, 1.0)
             if self.contrast or self.gamma:
                 ink = ops.clip(1.0 - x, 0.0, 1.0)
                 c = 1.0 + draw(self.contrast) if self.contrast else ops.ones((n,))

@@ -71,9 +71,13 @@ class Chromosome:
     homolog: int
     file: str
     image: np.ndarray = field(repr=False)
+    source: str = "hu2019"
+    """The laboratory: ``"hu2019"`` (Hu et al. zips) or ``"taichung"`` (VOC boxes)."""
 
     @property
     def case(self) -> str:
+        if self.source == "taichung":  # the image id less its last digit
+            return self.cell[:-1].upper()
         return case_of(self.cell)
 
 
@@ -117,8 +121,11 @@ def _members(path: Path) -> Iterator[tuple[str, bytes]]:
         raise KaryotypeError(f"{path}: no such file or folder")
 
 
-def load_chromosomes(paths: Iterable[str | Path], *, strict_size: bool = True) -> list[Chromosome]:
-    """Read every recognisable chromosome GIF under ``paths`` (zips, folders or GIF files).
+def load_chromosomes(
+    paths: Iterable[str | Path], *, strict_size: bool = True, cache_dir: str | Path | None = None
+) -> list[Chromosome]:
+    """Read every recognisable chromosome under ``paths``: Hu et al. zips, folders or GIF files,
+    and Taichung VOC folders (:mod:`~.taichung`; preprocessed crops cached in ``cache_dir``).
 
     Inverted duplicates (``…invert_padinvert_pad.gif``) are dropped. An image of the wrong size
     raises a one-line :class:`KaryotypeError` naming the file (skipped if not ``strict_size``).
@@ -127,6 +134,11 @@ def load_chromosomes(paths: Iterable[str | Path], *, strict_size: bool = True) -
     out: list[Chromosome] = []
     paths = [Path(p) for p in paths]
     for path in paths:
+        from napari_karyotype.datasets import taichung
+
+        if taichung.is_taichung(path):
+            out.extend(taichung.load_cached(path, cache_dir)[0])
+            continue
         for name, data in _members(path):
             parsed = parse_name(name.replace(":", "/"))
             if parsed is None:
@@ -143,8 +155,42 @@ def load_chromosomes(paths: Iterable[str | Path], *, strict_size: bool = True) -
             out.append(Chromosome(cell, cls, homolog, name, image))
     if not out:
         shown = ", ".join(str(p) for p in paths[:3]) + (" …" if len(paths) > 3 else "")
-        raise KaryotypeError(f"{shown}: no chromosome images in the Hu et al. format found")
+        raise KaryotypeError(
+            f"{shown}: no chromosome images in the Hu et al. or Taichung format found"
+        )
     return out
+
+
+def case_fraction(case: str, seed: int = 0) -> float:
+    """A case's fixed place in [0, 1): a hash of the case id, for case-wise splits that do not
+    depend on which other cases are present."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}:{case.upper()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def parse_holdout(text: str | None) -> dict[str, float]:
+    """``"taichung=0.2,…"`` -> ``{"taichung": 0.2}``: per source, the fraction of cases held out."""
+    out: dict[str, float] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        source, _, value = item.partition("=")
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not 0.0 < fraction < 1.0:
+            raise KaryotypeError(f"--holdout: expected SOURCE=FRACTION (0 < F < 1), got {item!r}")
+        out[source.strip().lower()] = fraction
+    return out
+
+
+def held_out(c: Chromosome, holdout: dict[str, float], seed: int = 0) -> bool:
+    """Whether chromosome ``c`` belongs to the held-out (test) cases of its source."""
+    fraction = holdout.get(c.source)
+    return fraction is not None and case_fraction(c.case, seed) < fraction
 
 
 def group_by_cell(chromosomes: Iterable[Chromosome]) -> dict[str, list[Chromosome]]:

@@ -1,7 +1,8 @@
-"""Evaluate a classifier on Hu et al.-format data: accuracy, per-cell assignment, calibration.
+"""Evaluate a classifier on dataset chromosomes: accuracy, per-cell assignment, calibration.
 
-Writes ``report.json`` (n, top1, top1_assigned, top3, ece, per-class precision/recall and the
-cells' karyotypes), ``predictions.csv`` (one row per image) and ``confusion.png``.
+Writes ``report.json`` (n, top1, top1_assigned, top3, ece, the share of male cells whose Y is
+found, per-class precision/recall, the cells' karyotypes, and the same numbers per source —
+laboratory — under ``per_source``), ``predictions.csv`` (one row per image) and ``confusion.png``.
 """
 
 from __future__ import annotations
@@ -65,9 +66,15 @@ def metrics(probs: np.ndarray, labels: np.ndarray, cells: Sequence[str], **assig
             "precision": tp / n_pred if n_pred else None,
             "recall": tp / n_true if n_true else None,
         }
+    cells = np.asarray(cells)
+    y = CLASSES.index("Y")
+    male = sorted({c for c in cells[labels == y].tolist()})
+    found = [bool(((cells == c) & (labels == y) & (assigned == y)).any()) for c in male]
     return {
         "n": int(len(labels)),
         "cells": len(karyotypes),
+        "male_cells": len(male),
+        "y_found": float(np.mean(found)) if male else None,
         "top1": float((pred == labels).mean()),
         "top1_assigned": float((assigned == labels).mean()),
         "top3": float((top3 == labels[:, None]).any(axis=1).mean()),
@@ -127,6 +134,12 @@ def evaluate(chromosomes, classifier) -> Evaluation:
     labels = labels_of(chromosomes)
     cells = [c.cell for c in chromosomes]
     report = metrics(probs, labels, cells)
+    sources = np.array([getattr(c, "source", "hu2019") for c in chromosomes])
+    report["per_source"] = {}
+    for source in dict.fromkeys(sources.tolist()):
+        rows = np.flatnonzero(sources == source)
+        m = metrics(probs[rows], labels[rows], [cells[i] for i in rows])
+        report["per_source"][source] = {k: v for k, v in m.items() if k != "karyotypes"}
     report["model"] = str(classifier.path)
     if scales:
         report["cell_scales"] = {cell: round(s, 4) for cell, s in scales.items()}
@@ -134,6 +147,7 @@ def evaluate(chromosomes, classifier) -> Evaluation:
     pred = probs.argmax(axis=1)
     table = pd.DataFrame(
         {
+            "source": sources,
             "cell": cells,
             "file": [c.file for c in chromosomes],
             "true": [c.cls for c in chromosomes],

@@ -160,6 +160,8 @@ def train(
     temperature: float | None = None,
     time_limit_s: float | None = None,
     keep: str = "best",
+    repeat: Mapping[str, int] | None = None,
+    checkpoint: bool = False,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train (or, with ``init``, fine-tune) a classifier and save it with its JSON side-car.
@@ -168,7 +170,9 @@ def train(
     seed; an empty list trains on everything and keeps the last epoch (then ``temperature``, if
     given, is stored, e.g. the one fitted case-wise with the same recipe). ``time_limit_s`` stops
     after the epoch that passes it (recorded in the side-car). ``keep="last"`` keeps the last
-    epoch instead of the best by validation (as a final all-data model must).
+    epoch instead of the best by validation (as a final all-data model must). ``repeat``
+    ``{source: n}``: each training chromosome of that source appears n times an epoch (a small
+    source beside a large one). ``checkpoint``: save the model after every epoch (``out``).
     """
     keras = import_keras()
 
@@ -197,12 +201,16 @@ def train(
     if val_cases is None:
         val_cases = auto_val_cases(chromosomes, seed)
     train_set, val_set = split_by_case(chromosomes, val_cases)
+    sources = sorted({getattr(c, "source", "hu2019") for c in chromosomes})
     per_cell = is_per_cell(init_meta) if init is not None else bool(recipe.get("per_cell_scale"))
     reference = init_meta.get("size_stats") or size_stats(train_set)
     scales = {}
     if per_cell:  # training cells by their true classes; validation cells as new cells are
         scales = cell_scales(train_set, reference)
         scales.update(cell_scales(val_set, reference, use_classes=False))
+    for source, n in (repeat or {}).items():
+        extra = [c for c in train_set if getattr(c, "source", "hu2019") == source]
+        train_set = train_set + extra * (int(n) - 1)
     x_train, y_train = canvases_of(train_set, scales)[..., None], labels_of(train_set)
     x_val = canvases_of(val_set, scales)[..., None] if val_set else None
     y_val = labels_of(val_set) if val_set else None
@@ -232,6 +240,41 @@ def train(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+
+    train_canvas_stats = canvas_stats(x_train[:: max(1, len(x_train) // 20000), ..., 0])
+
+    def _meta(temperature: float, kept_epoch: int) -> dict:
+        return {
+            "format": "napari-karyotype classifier 1",
+            "arch": arch,
+            "classes": list(CLASSES),
+            "input_shape": list(core.input_shape[1:]),
+            "temperature": float(temperature),
+            "preprocess": "preprocess.chromosome_canvas; dataset GIF mask = pixels < 245",
+            "canvas_stats": train_canvas_stats,
+            "size_stats": reference,
+            "size_normalisation": PER_CELL if per_cell else "none",
+            "parameters": int(core.count_params()),
+            "training": {
+                "seed": seed,
+                "epochs": epochs,
+                "epochs_run": len(history),
+                "best_epoch": best["epoch"],
+                "kept_epoch": kept_epoch,
+                "recipe": recipe,
+                "val_cases": sorted({c.case for c in val_set}),
+                "n_train": len(train_set),
+                "n_val": len(val_set),
+                "sources": sources,
+                "repeat": dict(repeat or {}),
+                "train_cells": len({c.cell for c in train_set}),
+                "val_cells": len({c.cell for c in val_set}),
+                "init": str(init) if init else None,
+                "backend": keras.backend.backend(),
+                "keras": keras.__version__,
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+        }
 
     history: list[dict] = []
     best = {"epoch": 0, "key": (-1.0, -math.inf), "weights": None}
@@ -263,6 +306,8 @@ def train(
                 f"acc {logs.get('accuracy', float('nan')):.4f}{val}"
                 f"{' *' if kept and val else ''} ({row['seconds']:.0f} s)"
             )
+            if checkpoint:
+                save_model(core, out, _meta(temperature or 1.0, epoch + 1))
             if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
                 log(f"time limit of {time_limit_s:.0f} s reached: stopping after epoch {epoch + 1}")
                 self.model.stop_training = True
@@ -289,35 +334,7 @@ def train(
     elif temperature is None:
         temperature = float(init_meta.get("temperature", 1.0))
 
-    meta = {
-        "format": "napari-karyotype classifier 1",
-        "arch": arch,
-        "classes": list(CLASSES),
-        "input_shape": list(core.input_shape[1:]),
-        "temperature": float(temperature),
-        "preprocess": "preprocess.chromosome_canvas; dataset GIF mask = pixels < 245",
-        "canvas_stats": canvas_stats(x_train[..., 0]),
-        "size_stats": reference,
-        "size_normalisation": PER_CELL if per_cell else "none",
-        "parameters": int(core.count_params()),
-        "training": {
-            "seed": seed,
-            "epochs": epochs,
-            "epochs_run": len(history),
-            "best_epoch": best["epoch"],
-            "kept_epoch": kept_epoch,
-            "recipe": recipe,
-            "val_cases": sorted({c.case for c in val_set}),
-            "n_train": len(train_set),
-            "n_val": len(val_set),
-            "train_cells": len({c.cell for c in train_set}),
-            "val_cells": len({c.cell for c in val_set}),
-            "init": str(init) if init else None,
-            "backend": keras.backend.backend(),
-            "keras": keras.__version__,
-            "seconds": round(time.perf_counter() - start, 1),
-        },
-    }
+    meta = _meta(temperature, kept_epoch)
     save_model(core, out, meta)
     log(f"saved {out} and {sidecar_path(out).name}")
     return TrainResult(out, meta, kept_epoch, history, val_probs, list(val_set))

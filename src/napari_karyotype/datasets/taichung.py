@@ -1,0 +1,315 @@
+"""Read the Taichung metaphase set (Pascal-VOC boxes) as dataset chromosomes.
+
+A folder holds ``images/<id>.jpg`` (raw metaphases, dark on light) and ``annotations/<id>.xml``
+(one ``<object>`` per chromosome: ``<name>`` such as ``A1`` … ``G22``, ``X``, ``Y`` and an
+axis-aligned ``<bndbox>``). A box is not a mask, so each box becomes a chromosome crop like the
+Hu et al. cut-outs (dark on white, uint8, 220 x 100, chromosome = pixels < 245):
+
+1. Threshold the cell (Otsu over the pixels around its boxes, after a 1-pixel Gaussian); in the
+   box grown by :data:`PAD` pixels the chromosome is the union of the dark components lying
+   almost wholly inside the box (:data:`OUTSIDE`; one that runs on outside is a neighbour, or
+   this chromosome fused with one) and not wholly inside a smaller other box (a neighbour nested
+   in a bent chromosome's box); holes are filled. Pixels claimed by two boxes' masks are a
+   crossing or a fusion: both are rejected (:data:`OVERLAP`).
+2. The box is **rejected** when nothing is left or the union fails to span it (:data:`SPAN`:
+   the chromosome touches a neighbour or fell apart) — :func:`read_taichung` counts these.
+3. The crop is rotated so that the mask's major axis is vertical (p-arm up or down: unknown).
+4. The whole cell (the image) is brought to the Hu et al. set's contrast (background 255, the
+   darkest 5 % of chromosome pixels at 62) and, without its classes, to the set's size (the cell's
+   median major axis to :data:`~.scale.DATASET_STATS` ``cell_median_axis``); a crop still
+   larger than the canvas is shrunk alone. Per-cell size normalisation
+   (:func:`~.scale.cell_scales`) then works on these crops as on Hu et al.'s.
+
+The case is the id less its last digit. Preprocessed crops are cached by :func:`load_cached`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from napari_karyotype.datasets.chromosomes import CANVAS_SHAPE, Chromosome, class_name
+from napari_karyotype.errors import KaryotypeError
+
+SOURCE = "taichung"
+PAD = 8
+"""Pixels added around each box: the ring that tells a neighbour from the box's own chromosome."""
+OUTSIDE = 0.25
+"""A component with more than this fraction of its inside-box area outside the box is not
+the box's own chromosome (a neighbour, or the chromosome fused with one)."""
+OVERLAP = 0.02
+"""A mask of which more than this fraction is claimed by another box's mask is rejected."""
+SPAN = 0.75
+"""The kept mask must span this fraction of its box's longer side (half of it of the other:
+boxes are loose across a chromosome)."""
+INK_P5 = 62.0
+"""Grey of the darkest 5 % of chromosome pixels in the Hu et al. crops (measured)."""
+
+
+@dataclass
+class Stats:
+    """Boxes read and rejected (by reason) over a set of images."""
+
+    boxes: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, why: str) -> None:
+        self.rejected[why] = self.rejected.get(why, 0) + 1
+
+    @property
+    def rejection_rate(self) -> float:
+        return sum(self.rejected.values()) / self.boxes if self.boxes else 0.0
+
+
+def is_taichung(path: str | Path) -> bool:
+    """Whether ``path`` is a folder in the Taichung layout (``images/`` and ``annotations/``)."""
+    p = Path(path)
+    return (p / "annotations").is_dir() and (p / "images").is_dir()
+
+
+def case_of_id(image_id: str) -> str:
+    """The case of an image id: the id less its last digit."""
+    return image_id[:-1].upper()
+
+
+def read_boxes(xml_path: str | Path) -> list[tuple[str, int, int, int, int]]:
+    """``[(class, x0, y0, x1, y1)]`` of a VOC annotation (end-exclusive pixel box)."""
+    try:
+        root = ET.parse(xml_path).getroot()
+    except (ET.ParseError, OSError) as err:
+        raise KaryotypeError(f"{xml_path}: not a readable VOC annotation ({err})") from None
+    out = []
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        box = obj.find("bndbox")
+        if box is None:
+            continue
+        token = name[1:] if name[:1] in "ABCDEFG" and name[1:].isdigit() else name
+        try:
+            cls = class_name(token)
+            x0, y0, x1, y1 = (int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (KaryotypeError, TypeError, ValueError):
+            continue
+        out.append((cls, x0, y0, x1 + 1, y1 + 1))
+    return out
+
+
+def _cell_threshold(smooth: np.ndarray, boxes: np.ndarray) -> float:
+    """Otsu threshold of the pixels in the cell's boxes grown by :data:`PAD` (chromosomes and
+    the background around them: a tight box alone would split light bands from dark ones)."""
+    from skimage.filters import threshold_otsu
+
+    inside = np.zeros(smooth.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        inside[max(y0 - PAD, 0) : y1 + PAD, max(x0 - PAD, 0) : x1 + PAD] = True
+    values = smooth[inside] if inside.any() else smooth.ravel()
+    return float(threshold_otsu(values))
+
+
+def _box_mask(fg: np.ndarray, boxes: np.ndarray, k: int):
+    """The mask of box ``k`` in its padded window ``(mask, (r0, c0))``, or why it is rejected.
+
+    A box whose chromosome runs on outside it gives ``(why, its pixels in the box, (r0, c0))``.
+
+    ``fg``: the cell's thresholded chromosome pixels. A component of the window belongs to the
+    box when little of it (< :data:`OUTSIDE`) lies outside the box, i.e. in the pad ring.
+    """
+    from scipy import ndimage as ndi
+
+    x0, y0, x1, y1 = boxes[k]
+    r0, r1 = max(y0 - PAD, 0), min(y1 + PAD, fg.shape[0])
+    c0, c1 = max(x0 - PAD, 0), min(x1 + PAD, fg.shape[1])
+    win = fg[r0:r1, c0:c1]
+    lab, n = ndi.label(win)
+    if n == 0:
+        return "empty"
+    in_box = np.zeros(win.shape, bool)
+    in_box[y0 - r0 : y1 - r0, x0 - c0 : x1 - c0] = True
+    inside = np.bincount(lab[in_box], minlength=n + 1)
+    total = np.bincount(lab.ravel(), minlength=n + 1)
+    inside[0] = 0
+    own = (inside > 0) & (total - inside <= OUTSIDE * inside)
+    area = (x1 - x0) * (y1 - y0)
+    others = np.delete(boxes, k, axis=0)
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if not own[i]:
+            continue
+        gy0, gy1 = sl[0].start + r0, sl[0].stop + r0
+        gx0, gx1 = sl[1].start + c0, sl[1].stop + c0
+        nested = (
+            (others[:, 0] <= gx0)
+            & (others[:, 1] <= gy0)
+            & (others[:, 2] >= gx1)
+            & (others[:, 3] >= gy1)
+            & ((others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1]) < area)
+        )
+        own[i] = not nested.any()
+    if not own.any():
+        big = inside.argmax()
+        if inside[big] > 0.1 * area:  # still claims its pixels against the other boxes
+            return "touches a neighbour", (lab == big) & in_box, (r0, c0)
+        return "empty"
+    mask = own[lab]
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    spans = sorted(((rows[-1] - rows[0] + 1) / (y1 - y0), (cols[-1] - cols[0] + 1) / (x1 - x0)))
+    if spans[1] < SPAN or spans[0] < SPAN / 2:
+        return "does not span its box"
+    return ndi.binary_fill_holes(mask), (r0, c0)
+
+
+def _upright(win: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Crop and mask rotated so the mask's major axis is vertical, cut to the mask."""
+    from skimage.measure import regionprops
+    from skimage.transform import rotate
+
+    props = regionprops(mask.astype(np.uint8))[0]
+    # skimage orientation: angle between the row axis and the major axis (radians)
+    angle = -np.degrees(props.orientation)
+    img = np.where(mask, win, 1.0)
+    if abs(angle) > 1.0:
+        img = rotate(img, angle, resize=True, order=1, cval=1.0, mode="constant")
+        mask = rotate(mask.astype(float), angle, resize=True, order=1, cval=0.0) >= 0.5
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    sl = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return img[sl], mask[sl]
+
+
+def cell_chromosomes(
+    grey: np.ndarray, boxes: list, image_id: str, file: str, stats: Stats | None = None
+) -> list[Chromosome]:
+    """The chromosomes of one metaphase (grey uint8, dark on light) as Hu et al.-style crops."""
+    from skimage.transform import rescale
+
+    from napari_karyotype.classification.scale import DATASET_STATS
+
+    stats = stats if stats is not None else Stats()
+    from scipy import ndimage as ndi
+
+    grey_f = grey.astype(np.float32) / 255.0
+    arr = np.array([b[1:] for b in boxes], dtype=np.int64).reshape(-1, 4)
+    smooth = ndi.gaussian_filter(grey_f, 1.0)
+    fg = smooth < _cell_threshold(smooth, arr)
+    found = []
+    claims = np.zeros(grey.shape, np.uint8)
+    for k, (cls, *_box) in enumerate(boxes):
+        stats.boxes += 1
+        got = _box_mask(fg, arr, k)
+        if isinstance(got, str):
+            stats.reject(got)
+            continue
+        if isinstance(got[0], str):
+            stats.reject(got[0])
+            mask, (r0, c0) = got[1], got[2]
+            claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] += mask
+            continue
+        mask, (r0, c0) = got
+        claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] += mask
+        found.append((k, cls, mask, r0, c0))
+    pieces = []
+    for k, cls, mask, r0, c0 in found:
+        shared = claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]][mask] > 1
+        if shared.mean() > OVERLAP:  # crossing or fused chromosomes: both boxes claim them
+            stats.reject("overlaps another box's chromosome")
+            continue
+        win = grey_f[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
+        pieces.append((k, cls, *_upright(win, mask)))
+    if not pieces:
+        return []
+    ink = np.concatenate([p[2][p[3]] for p in pieces])
+    from skimage.measure import regionprops
+
+    axes = [regionprops(p[3].astype(np.uint8))[0].axis_major_length for p in pieces]
+    bg = float(np.median(grey_f[grey_f >= np.percentile(ink, 95)]))
+    dark = float(np.percentile(ink, 5))
+    gain = (1.0 - INK_P5 / 255.0) / max(bg - dark, 1e-3)
+    factor = float(DATASET_STATS["cell_median_axis"]) / max(float(np.median(axes)), 1.0)
+    out = []
+    for k, cls, img, mask in pieces:
+        img = 1.0 - np.clip((bg - img) * gain, 0.0, 1.0)
+        h, w = mask.shape
+        f = min(factor, (CANVAS_SHAPE[0] - 2) / h, (CANVAS_SHAPE[1] - 2) / w)
+        if abs(f - 1.0) > 1e-3:
+            img = rescale(img, f, order=1, anti_aliasing=f < 1, mode="edge")
+            mask = rescale(mask.astype(np.float32), f, order=1, anti_aliasing=f < 1) >= 0.5
+        if not mask.any():
+            stats.reject("vanished when scaled")
+            continue
+        crop = np.where(mask, np.minimum(np.round(img * 255), 244), 255).astype(np.uint8)
+        canvas = np.full(CANVAS_SHAPE, 255, np.uint8)
+        h, w = crop.shape
+        top, left = (CANVAS_SHAPE[0] - h) // 2, (CANVAS_SHAPE[1] - w) // 2
+        canvas[top : top + h, left : left + w] = crop
+        out.append(Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=SOURCE))
+    return out
+
+
+def read_taichung(
+    folder: str | Path, ids: list[str] | None = None, stats: Stats | None = None
+) -> list[Chromosome]:
+    """Every usable chromosome of a Taichung folder (optionally only the image ``ids``)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    if not is_taichung(folder):
+        raise KaryotypeError(f"{folder}: not a Taichung folder (images/ and annotations/)")
+    stats = stats if stats is not None else Stats()
+    out: list[Chromosome] = []
+    xmls = sorted((folder / "annotations").glob("*.xml"))
+    for xml in xmls:
+        if ids is not None and xml.stem not in ids:
+            continue
+        image_path = folder / "images" / f"{xml.stem}.jpg"
+        if not image_path.is_file():
+            continue
+        with Image.open(image_path) as im:
+            grey = np.asarray(im.convert("L"))
+        out.extend(cell_chromosomes(grey, read_boxes(xml), xml.stem, str(image_path), stats))
+    return out
+
+
+def cache_path(folder: str | Path, cache_dir: str | Path) -> Path:
+    """Where the preprocessed crops of ``folder`` are cached."""
+    return Path(cache_dir) / f"taichung-{Path(folder).resolve().name}-v1.npz"
+
+
+def load_cached(folder: str | Path, cache_dir: str | Path | None) -> tuple[list[Chromosome], dict]:
+    """:func:`read_taichung` through an npz cache in ``cache_dir`` (None: no cache).
+
+    Returns ``(chromosomes, info)`` with ``info`` = boxes, rejected (by reason), rejection rate.
+    """
+    path = cache_path(folder, cache_dir) if cache_dir else None
+    if path is not None and path.is_file():
+        z = np.load(path, allow_pickle=False)
+        chroms = [
+            Chromosome(str(cell), str(cls), int(h), str(f), img, source=SOURCE)
+            for cell, cls, h, f, img in zip(
+                z["cell"], z["cls"], z["homolog"], z["files"], z["image"], strict=True
+            )
+        ]
+        import json
+
+        return chroms, json.loads(str(z["info"]))
+    stats = Stats()
+    chroms = read_taichung(folder, stats=stats)
+    info = {
+        "boxes": stats.boxes,
+        "rejected": stats.rejected,
+        "rejection_rate": round(stats.rejection_rate, 4),
+    }
+    if path is not None:
+        import json
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            path,
+            cell=np.array([c.cell for c in chroms]),
+            cls=np.array([c.cls for c in chroms]),
+            homolog=np.array([c.homolog for c in chroms]),
+            files=np.array([c.file for c in chroms]),
+            image=np.stack([c.image for c in chroms]) if chroms else np.zeros((0, *CANVAS_SHAPE)),
+            info=np.array(json.dumps(info)),
+        )
+    return chroms, info

@@ -1,0 +1,108 @@
+"""The Taichung VOC reader: masks from boxes, rejection of touching chromosomes, orientation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_karyotype.datasets import taichung
+from napari_karyotype.datasets.chromosomes import (
+    case_fraction,
+    held_out,
+    load_chromosomes,
+    parse_holdout,
+)
+from napari_karyotype.errors import KaryotypeError
+
+
+def _bar(img, r0, c0, length, width, horizontal=False, grey=60):
+    """A banded rod: dark with lighter bands every 8 px."""
+    r = np.arange(length)
+    shade = np.where((r // 8) % 2 == 0, grey, grey + 50)
+    if horizontal:
+        img[r0 : r0 + width, c0 : c0 + length] = shade[None, :]
+    else:
+        img[r0 : r0 + length, c0 : c0 + width] = shade[:, None]
+
+
+def _voc(path: Path, boxes) -> None:
+    objects = "".join(
+        f"<object><name>{n}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
+        f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        for n, x0, y0, x1, y1 in boxes
+    )
+    path.write_text(f"<annotation>{objects}</annotation>")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """One metaphase: a vertical 1, a horizontal 2, a lone 21, and two 3s that touch."""
+    img = np.full((300, 400), 230, np.uint8)
+    _bar(img, 20, 30, 120, 14)  # vertical
+    _bar(img, 200, 30, 100, 12, horizontal=True)  # horizontal
+    _bar(img, 40, 150, 40, 12)  # small
+    _bar(img, 150, 250, 90, 12)  # two touching rods
+    _bar(img, 236, 262, 60, 12, horizontal=True)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annotations").mkdir()
+    Image.fromarray(img).convert("RGB").save(tmp_path / "images" / "1234561.jpg", quality=95)
+    _voc(
+        tmp_path / "annotations" / "1234561.xml",
+        [
+            ("A1", 30, 20, 43, 139),
+            ("A2", 30, 200, 129, 211),
+            ("G21", 150, 40, 161, 79),
+            ("A3", 250, 150, 261, 239),
+            ("A3", 262, 236, 321, 247),
+        ],
+    )
+    return tmp_path
+
+
+def test_boxes_become_upright_crops_and_touching_ones_are_rejected(folder):
+    stats = taichung.Stats()
+    chroms = taichung.read_taichung(folder, stats=stats)
+    assert stats.boxes == 5
+    assert sorted(c.cls for c in chroms) == ["1", "2", "21"]
+    assert sum(stats.rejected.values()) == 2  # the two touching 3s
+    for c in chroms:
+        assert c.source == "taichung" and c.case == "123456" and c.image.shape == (220, 100)
+        mask = c.image < 245
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])  # long axis vertical
+        assert (c.image[~mask] == 255).all()  # white around it
+
+
+def test_relative_sizes_are_kept_within_a_cell(folder):
+    chroms = {c.cls: c for c in taichung.read_taichung(folder)}
+    length = {k: np.flatnonzero((c.image < 245).any(1)).size for k, c in chroms.items()}
+    assert length["1"] / length["21"] == pytest.approx(120 / 40, rel=0.1)
+
+
+def test_load_chromosomes_reads_a_taichung_folder_through_the_cache(folder, tmp_path):
+    cache = tmp_path / "cache"
+    first = load_chromosomes([folder], cache_dir=cache)
+    assert list(cache.glob("*.npz"))
+    again = load_chromosomes([folder], cache_dir=cache)
+    assert [(c.cell, c.cls) for c in again] == [(c.cell, c.cls) for c in first]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(first, again, strict=True))
+
+
+def test_case_wise_holdout_is_stable_and_about_the_fraction():
+    cases = [f"{i:06d}" for i in range(2000)]
+    share = np.mean([case_fraction(c) < 0.2 for c in cases])
+    assert 0.17 < share < 0.23
+    assert case_fraction("103229") == case_fraction("103229")
+    assert parse_holdout("taichung=0.2") == {"taichung": 0.2}
+    with pytest.raises(KaryotypeError):
+        parse_holdout("taichung=2")
+
+
+def test_holdout_only_touches_its_source(folder):
+    chroms = taichung.read_taichung(folder)
+    everything = {"taichung": 0.999999}
+    assert all(held_out(c, everything) for c in chroms)
+    assert not any(held_out(c, {"hu2019": 0.999999}) for c in chroms)
