@@ -73,7 +73,12 @@ def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
     assert set(report["cell_scales"]) == {"161923.054", "161945.009"}
     assert all(0.6 < v < 1.6 for v in report["cell_scales"].values())
     table = pd.read_csv(report_dir / "predictions.csv", dtype=str)
-    assert list(table.columns) == ["cell", "file", "true", "predicted", "confidence", "assigned"]
+    assert list(table.columns) == [
+        "source", "cell", "file", "true", "predicted", "confidence", "assigned"
+    ]  # fmt: skip
+    # one source here: its line repeats the overall numbers
+    assert set(report["per_source"]) == {"hu2019"}
+    assert report["per_source"]["hu2019"]["top1"] == report["top1"]
     assert len(table) == 92
     assert (report_dir / "confusion.png").stat().st_size > 10_000
 
