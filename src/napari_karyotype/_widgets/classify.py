@@ -166,6 +166,13 @@ class ClassifyWidget(ViewerWidget):
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(SYNC_DELAY_MS)
         self._sync_timer.timeout.connect(self._auto_refresh)
+        # Layer events are answered after they return: a colormap replaced while napari's own
+        # handlers of the same event are still pending leaves vispy drawing a texture it never
+        # uploaded ("Could not find texture with id …", then abort).
+        self._redraw_timer = QTimer()
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self._deferred_redraw)
 
         self.run_button.changed.connect(self.run)
         self.set_button.changed.connect(lambda _=None: self.set_class(self.cls.value))
@@ -192,18 +199,14 @@ class ClassifyWidget(ViewerWidget):
         self._undo = []
         self._snapshot = None
         if layer is None:
-            self._fill_table(None)
-            points = find_layer(self.viewer, CLASSES_LAYER, "Points")
-            if points is not None:  # its chromosomes are gone
-                self.viewer.layers.remove(points)
-            self.summary.value = "not classified yet"
+            self._redraw_timer.start()  # not while the layer list is changing
             return
         for name, slot in self._slots():
             getattr(layer.events, name).connect(slot)
         self._bind_keys(layer)
         if table_of(layer) is not None:
             self._snapshot = np.array(layer.data, copy=True)
-        self.redraw()
+        self._redraw_timer.start()
 
     def _slots(self):
         return [
@@ -211,6 +214,7 @@ class ClassifyWidget(ViewerWidget):
             ("labels_update", self._schedule_refresh),
             ("data", self._on_data),
             ("selected_label", self._on_selected_label),
+            ("features", self._on_features),
         ]
 
     def _bind_keys(self, layer):
@@ -228,9 +232,25 @@ class ClassifyWidget(ViewerWidget):
         if self._layer is not None and table_of(self._layer) is None:
             self._snapshot = None
             self._undo = []
-            self.redraw()
+            self._redraw_timer.start()
             return
         self._schedule_refresh()
+
+    def _on_features(self, event=None):
+        if self._layer is not None and table_of(self._layer) is None:  # classes cleared
+            self._snapshot = None
+            self._redraw_timer.start()
+
+    @guarded("Showing the classes")
+    def _deferred_redraw(self):
+        if self._layer is not None:
+            self.redraw()
+            return
+        self._fill_table(None)
+        points = find_layer(self.viewer, CLASSES_LAYER, "Points")
+        if points is not None:  # its chromosomes are gone
+            self.viewer.layers.remove(points)
+        self.summary.value = "not classified yet"
 
     @guarded("Refreshing the features")
     def _auto_refresh(self):
