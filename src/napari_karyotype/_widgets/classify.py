@@ -169,18 +169,18 @@ class ClassifyWidget(ViewerWidget):
         self._bound: weakref.WeakSet = weakref.WeakSet()
         self._relay = Relay()
         self._relay.value.connect(self._on_progress)
-        self._key_timer = QTimer()
+        self._key_timer = QTimer(self.native)
         self._key_timer.setSingleShot(True)
         self._key_timer.setInterval(KEY_WAIT_MS)
         self._key_timer.timeout.connect(self._flush_keys)
-        self._sync_timer = QTimer()
+        self._sync_timer = QTimer(self.native)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(SYNC_DELAY_MS)
         self._sync_timer.timeout.connect(self._auto_refresh)
         # Layer events are answered after they return: a colormap replaced while napari's own
         # handlers of the same event are still pending leaves vispy drawing a texture it never
         # uploaded ("Could not find texture with id …", then abort).
-        self._redraw_timer = QTimer()
+        self._redraw_timer = QTimer(self.native)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(0)
         self._redraw_timer.timeout.connect(self._deferred_redraw)
