@@ -76,8 +76,15 @@ def quiet_native_logs():
     devnull = os.open(os.devnull, os.O_WRONLY)
     levels = {name: logging.getLogger(name).level for name in ("tensorflow", "absl", "keras")}
     try:
+        try:  # Python's stderr writes to descriptor 2 (not when a test captures it)
+            on_fd2 = sys.stderr.fileno() == 2
+        except (AttributeError, OSError, ValueError):
+            on_fd2 = False
         os.dup2(devnull, 2)
-        sys.stderr = os.fdopen(os.dup(real), "w", buffering=1, encoding="utf-8", errors="replace")
+        if on_fd2:
+            sys.stderr = os.fdopen(
+                os.dup(real), "w", buffering=1, encoding="utf-8", errors="replace"
+            )
         for name in levels:
             logging.getLogger(name).setLevel(logging.ERROR)
         with warnings.catch_warnings():
@@ -85,10 +92,11 @@ def quiet_native_logs():
                 warnings.filterwarnings("ignore", module=module)
             yield
     finally:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.flush()
-            sys.stderr.close()
-        sys.stderr = old_stderr
+        if sys.stderr is not old_stderr:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+                sys.stderr.close()
+            sys.stderr = old_stderr
         os.dup2(real, 2)
         os.close(real)
         os.close(devnull)
