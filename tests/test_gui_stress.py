@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("napari")
 DRIVER = Path(__file__).with_name("gui_stress.py")
-SESSIONS = 2
+SESSIONS = 3
 
 
 def _env():
