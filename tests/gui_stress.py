@@ -28,7 +28,6 @@ def wait(app, widget, limit=300):
         app.processEvents()
         time.sleep(0.01)
     assert widget.worker is None, "worker did not finish"
-    pump(app)
 
 
 def keep(labels, count):
@@ -59,8 +58,12 @@ def stress(sessions: int) -> None:
     for k in range(sessions):
         viewer, app, ws = session()
         seg, cls = ws["segment"], ws["classify"]
-        seg.run()
-        wait(app, seg)
+        for _ in range(2):  # a user refining rows: segment, classify, segment again
+            seg.run()
+            wait(app, seg)
+            cls.run()
+            wait(app, cls)
+        print(f"session {k}: re-segmented after classifying", flush=True)
         layer = viewer.layers["chromosomes"]
         full = np.array(layer.data, copy=True)
         for count in COUNTS:
