@@ -49,3 +49,18 @@ def test_background_saver_writes_the_newest(tmp_path):
 def test_missing_session_is_one_line(tmp_path):
     with pytest.raises(KaryotypeError, match="no saved session"):
         load_session(tmp_path)
+
+
+def test_read_only_folder_goes_to_the_cache(tmp_path, monkeypatch):
+    from napari_karyotype.cell.session import autosave_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    images = tmp_path / "images"
+    images.mkdir()
+    assert autosave_dir(images / "a.png") == images / "a.karyotype"
+    images.chmod(0o555)  # read-only, even where the tests run as root
+    try:
+        where = autosave_dir(images / "a.png")
+    finally:
+        images.chmod(0o755)
+    assert where == tmp_path / "cache" / "napari-karyotype" / "sessions" / "a.karyotype"

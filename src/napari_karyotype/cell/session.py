@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -163,9 +164,17 @@ def autosave_dir(image_path: str | Path, folder: str | Path | None = None) -> Pa
     if folder:
         return session_dir(image_path, folder)
     parent = Path(image_path).parent
-    if os.access(parent, os.W_OK):
+    if writable(parent):
         return session_dir(image_path)
     return session_dir(image_path, fallback_folder())
+
+
+def writable(folder: Path) -> bool:
+    """Whether ``folder`` may be written: allowed, and not marked read-only (even for root)."""
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & stat.S_IWUSR)
+    except OSError:
+        return False
 
 
 def find_session(image_path: str | Path, folder: str | Path | None = None) -> Path | None:
