@@ -6,6 +6,7 @@ Bad input ends with a one-line message on stderr and exit status 2, never a trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -23,13 +24,18 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="napari-karyotype", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose", action="store_true",
+        help="also show TensorFlow's, absl's and CUDA's own log lines",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
         try:
             module = importlib.import_module(f"napari_karyotype._cli.{name}")
         except ModuleNotFoundError:
             continue
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -37,8 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from napari_karyotype.classification.backend import quiet_native_logs
+
+    quiet = contextlib.nullcontext() if args.verbose else quiet_native_logs()
     try:
-        return int(args._run(args) or 0)
+        with quiet:
+            return int(args._run(args) or 0)
     except KaryotypeError as err:
         print(f"napari-karyotype {args.command}: error: {err}", file=sys.stderr)
         return 2

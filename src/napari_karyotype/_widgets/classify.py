@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+import pandas as pd
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -111,6 +112,13 @@ class ClassifyWidget(ViewerWidget):
         self.set_button = PushButton(text="Set class")
         self.undo_button = PushButton(text="Undo")
         self.refresh_button = PushButton(text="Refresh")
+        self.autosave = CheckBox(text="autosave the review", value=True)
+        self.autosave.tooltip = (
+            "After each segmentation, classification and relabel: <image>.karyotype/ beside the "
+            "image (or in the folder below; a cache folder where the image's is read-only)."
+        )
+        self.session_folder = FileEdit(label="session folder", mode="d")
+        self.restore_button = PushButton(text="Restore saved review", enabled=False)
         review_row = Container(
             widgets=[self.cls, self.set_button, self.undo_button],
             layout="horizontal",
@@ -133,6 +141,9 @@ class ClassifyWidget(ViewerWidget):
                 self.selected,
                 review_row,
                 self.refresh_button,
+                self.autosave,
+                self.session_folder,
+                self.restore_button,
             ]
         )
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -158,16 +169,31 @@ class ClassifyWidget(ViewerWidget):
         self._bound: weakref.WeakSet = weakref.WeakSet()
         self._relay = Relay()
         self._relay.value.connect(self._on_progress)
-        self._key_timer = QTimer()
+        self._key_timer = QTimer(self.native)
         self._key_timer.setSingleShot(True)
         self._key_timer.setInterval(KEY_WAIT_MS)
         self._key_timer.timeout.connect(self._flush_keys)
-        self._sync_timer = QTimer()
+        self._sync_timer = QTimer(self.native)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(SYNC_DELAY_MS)
         self._sync_timer.timeout.connect(self._auto_refresh)
+        # Layer events are answered after they return: a colormap replaced while napari's own
+        # handlers of the same event are still pending leaves vispy drawing a texture it never
+        # uploaded ("Could not find texture with id …", then abort).
+        self._redraw_timer = QTimer(self.native)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self._deferred_redraw)
 
+        from napari_karyotype.cell.session import Autosaver
+
+        self._saver = Autosaver(on_error=lambda err: self._save_errors.value.emit(err))
+        self._save_errors = Relay()
+        self._save_errors.value.connect(self._on_save_error)
+        self._save_failed = False
         self.run_button.changed.connect(self.run)
+        self.restore_button.changed.connect(lambda _=None: self.restore())
+        self.image.changed.connect(lambda _=None: self._offer_restore())
         self.set_button.changed.connect(lambda _=None: self.set_class(self.cls.value))
         self.undo_button.changed.connect(lambda _=None: self.undo())
         self.refresh_button.changed.connect(lambda _=None: self.refresh())
@@ -176,6 +202,7 @@ class ClassifyWidget(ViewerWidget):
         self.labels_picker.changed.connect(self._watch)
         self.table.itemSelectionChanged.connect(self._on_table_selection)
         self._watch(self.labels_picker.value)
+        self._offer_restore()
 
     # ------------------------------------------------------------------------- layer tracking
     def _watch(self, layer=None):
@@ -192,18 +219,14 @@ class ClassifyWidget(ViewerWidget):
         self._undo = []
         self._snapshot = None
         if layer is None:
-            self._fill_table(None)
-            points = find_layer(self.viewer, CLASSES_LAYER, "Points")
-            if points is not None:  # its chromosomes are gone
-                self.viewer.layers.remove(points)
-            self.summary.value = "not classified yet"
+            self._redraw_timer.start()  # not while the layer list is changing
             return
         for name, slot in self._slots():
             getattr(layer.events, name).connect(slot)
         self._bind_keys(layer)
         if table_of(layer) is not None:
             self._snapshot = np.array(layer.data, copy=True)
-        self.redraw()
+        self._redraw_timer.start()
 
     def _slots(self):
         return [
@@ -211,6 +234,7 @@ class ClassifyWidget(ViewerWidget):
             ("labels_update", self._schedule_refresh),
             ("data", self._on_data),
             ("selected_label", self._on_selected_label),
+            ("features", self._on_features),
         ]
 
     def _bind_keys(self, layer):
@@ -228,15 +252,112 @@ class ClassifyWidget(ViewerWidget):
         if self._layer is not None and table_of(self._layer) is None:
             self._snapshot = None
             self._undo = []
-            self.redraw()
+            self._redraw_timer.start()
             return
         self._schedule_refresh()
+
+    def _on_features(self, event=None):
+        if self._layer is not None and table_of(self._layer) is None:  # classes cleared
+            self._snapshot = None
+            self._redraw_timer.start()
+
+    @guarded("Showing the classes")
+    def _deferred_redraw(self):
+        if self._layer is not None:
+            self.redraw()
+            return
+        self._fill_table(None)
+        points = find_layer(self.viewer, CLASSES_LAYER, "Points")
+        if points is not None:  # its chromosomes are gone
+            self.viewer.layers.remove(points)
+        self.summary.value = "not classified yet"
 
     @guarded("Refreshing the features")
     def _auto_refresh(self):
         if self._layer is not None and self._layer in self.viewer.layers:
             if table_of(self._layer) is not None:  # nothing to keep in step before classifying
                 self.refresh()
+            else:
+                self.save_review()
+
+    # ----------------------------------------------------------------------------- autosave
+    def image_path(self):
+        """The file of the chosen image layer (None for an image that came from no file)."""
+        from pathlib import Path
+
+        layer = self.image.value
+        path = getattr(getattr(layer, "source", None), "path", None)
+        if path is None and layer is not None:
+            path = (layer.metadata or {}).get("source")
+        return Path(path) if path and Path(path).is_file() else None
+
+    def _folder(self):
+        text = str(self.session_folder.line_edit.value or "").strip()
+        return None if not text or text == "." else text
+
+    def save_review(self):
+        """Save labels and table in the background (a snapshot of now); False if not saved."""
+        from napari_karyotype.cell.session import autosave_dir
+
+        path = self.image_path()
+        layer = self._layer
+        if not self.autosave.value or path is None or layer is None:
+            return False
+        labels = np.array(layer.data, copy=True)
+        if labels.ndim != 2 or not labels.any():
+            return False
+        table = table_of(layer)
+        meta = {"image": str(path), "layer": layer.name}
+        self._saver.submit(autosave_dir(path, self._folder()), labels, table, meta)
+        return True
+
+    def _on_save_error(self, err):
+        if not self._save_failed:  # once per widget: a read-only disk must not flood
+            self._save_failed = True
+            notify_error(err, "Autosave")
+
+    def _offer_restore(self):
+        from napari_karyotype.cell.session import find_session
+
+        path = self.image_path()
+        found = None if path is None else find_session(path, self._folder())
+        self.restore_button.enabled = found is not None
+        if found is not None:
+            info(f"a saved review of {path.name} exists: 'Restore saved review' in Classify")
+        return found
+
+    @guarded("Restoring the review")
+    def restore(self):
+        """Load the saved review of the chosen image into the labels layer; returns the table."""
+        from napari_karyotype._widgets.segment import write_labels
+        from napari_karyotype.cell.session import find_session, load_session
+
+        path = self.image_path()
+        where = None if path is None else find_session(path, self._folder())
+        if where is None:
+            raise KaryotypeError("no saved review for this image")
+        saved = load_session(where)
+        image = layer_image(self.image.value)
+        if saved.labels.shape != image.shape[:2]:
+            raise KaryotypeError(f"{where}: saved labels do not match the image's size")
+        layer = find_layer(self.viewer, LABELS_LAYER, "Labels")
+        labels = saved.labels.astype(np.int32, copy=False)
+        if layer is None:
+            layer = self.viewer.add_labels(labels, name=LABELS_LAYER, opacity=0.6)
+            layer.scale = self.image.value.scale
+            layer.translate = self.image.value.translate
+        else:
+            layer.features = pd.DataFrame()
+            write_labels(layer, labels)
+        self.labels_picker.value = layer
+        self._watch(layer)
+        store_table(layer, saved.features)
+        self._snapshot = np.array(layer.data, copy=True) if saved.features is not None else None
+        self.redraw()
+        n = 0 if saved.features is None else len(saved.features)
+        self.status.value = f"restored from {where} ({n} chromosomes classified)"
+        info(self.status.value)
+        return saved.features
 
     # ----------------------------------------------------------------------------- classify
     @guarded("Classification")
@@ -456,6 +577,7 @@ class ClassifyWidget(ViewerWidget):
             self.summary.value = summary_text(summarize(table, scale=float(self.scale.value)))
         self._fill_table(table)
         self._on_selected_label()
+        self.save_review()
 
     def _fill_table(self, table):
         self._updating = True

@@ -87,6 +87,22 @@ def rows_shapes(layer, only_selected: bool = False) -> list[tuple[str, np.ndarra
     return shapes
 
 
+def write_labels(layer, labels: np.ndarray) -> None:
+    """Put ``labels`` into a Labels layer of the same shape in place, as napari's brush does.
+
+    Replacing ``layer.data`` of a layer coloured by class (a direct colormap) made vispy draw a
+    colour texture it never uploaded ("Could not find texture with id …", then abort); writing
+    the changed pixels keeps the layer's textures and is one undoable edit.
+    """
+    current = layer.data
+    if not isinstance(current, np.ndarray) or current.shape != labels.shape:
+        layer.data = labels
+        return
+    changed = np.nonzero(current != labels)
+    if changed[0].size:
+        layer.data_setitem(changed, labels[changed].astype(current.dtype, copy=False))
+
+
 class SegmentWidget(ViewerWidget):
     """Segment the chromosomes inside the rows into the Labels layer "chromosomes".
 
@@ -274,7 +290,7 @@ class SegmentWidget(ViewerWidget):
             if not self._job.get("one"):
                 # A new segmentation: the old classes belonged to other chromosomes.
                 layer.features = pd.DataFrame()
-            layer.data = labels
+            write_labels(layer, labels)
         self.progress.value = self.progress.max
         self.status.value = f"{n} chromosomes segmented"
         info(f"{n} chromosomes segmented into layer {LABELS_LAYER!r}")

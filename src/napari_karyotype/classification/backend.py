@@ -8,9 +8,12 @@ used only when a libLLVM is already mapped into the process.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import threading
+import warnings
 
 _LOCK = threading.Lock()
 
@@ -51,3 +54,51 @@ def import_keras():
     import keras
 
     return keras
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Drop what TensorFlow, absl and CUDA write to stderr; Python's own lines still show.
+
+    TensorFlow's C++ logs ("I0000 … oneDNN", "E0000 … failed call to cuInit") are written to
+    file descriptor 2 before any log level applies, so descriptor 2 goes to /dev/null while
+    ``sys.stderr`` (the tool's messages, tracebacks, faulthandler) writes to the real stderr.
+    TensorFlow's and Keras' Python loggers and warnings are muted too.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (embedded interpreter)
+        yield
+        return
+    old_stderr = sys.stderr
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    levels = {name: logging.getLogger(name).level for name in ("tensorflow", "absl", "keras")}
+    try:
+        try:  # Python's stderr writes to descriptor 2 (not when a test captures it)
+            on_fd2 = sys.stderr.fileno() == 2
+        except (AttributeError, OSError, ValueError):
+            on_fd2 = False
+        os.dup2(devnull, 2)
+        if on_fd2:
+            sys.stderr = os.fdopen(
+                os.dup(real), "w", buffering=1, encoding="utf-8", errors="replace"
+            )
+        for name in levels:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            for module in ("tensorflow", "keras", "absl", "google"):
+                warnings.filterwarnings("ignore", module=module)
+            yield
+    finally:
+        if sys.stderr is not old_stderr:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+                sys.stderr.close()
+            sys.stderr = old_stderr
+        os.dup2(real, 2)
+        os.close(real)
+        os.close(devnull)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

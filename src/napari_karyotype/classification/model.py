@@ -78,6 +78,13 @@ def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
     return Classifier(model, path, dict(meta))
 
 
+def _load_keras(path: Path):
+    _quiet_backend()
+    import keras
+
+    return keras.models.load_model(path, compile=False)
+
+
 def read_model_file(path: str | Path, *, load_keras: bool = True):
     """``(keras model or None, side-car dict)``; a one-line KaryotypeError names a bad file."""
     path = Path(path)
@@ -94,11 +101,10 @@ def read_model_file(path: str | Path, *, load_keras: bool = True):
             raise KaryotypeError(f"{meta_path}: classes differ from 1…22, X, Y")
     if not load_keras:
         return None, meta
-    _quiet_backend()
-    import keras
+    from napari_karyotype.classification import inference
 
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = inference.run(_load_keras, path)
     except Exception as err:  # Keras raises many types for a damaged file
         reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
         raise KaryotypeError(f"{path}: not a readable Keras model ({reason})") from None
@@ -188,7 +194,10 @@ class Classifier:
         return dict(self.meta.get("canvas_stats", {}))
 
     def predict_raw(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Softmax outputs of the model as trained (no temperature), (n, 24)."""
+        """Softmax outputs of the model as trained (no temperature), (n, 24).
+
+        ``batch_size`` is kept for callers; batches are always ``inference.BATCH`` rows.
+        """
         x = np.asarray(canvases, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
@@ -198,11 +207,10 @@ class Classifier:
             raise KaryotypeError(f"canvases must be 220 x 100 (height x width), got {x.shape[1:3]}")
         if len(x) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        out = []
-        for i in range(0, len(x), batch_size):
-            # predict_on_batch runs Keras' compiled predict step: faster than an eager call
-            out.append(np.asarray(self.model.predict_on_batch(x[i : i + batch_size])))
-        return np.concatenate(out).astype(np.float32)
+        from napari_karyotype.classification import inference
+
+        # on the one inference thread, in fixed-size batches (no retracing: see inference)
+        return inference.predict(self.model, x).astype(np.float32)
 
     def predict_proba(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Temperature-scaled class probabilities, (n, 24) over ``CLASSES``."""

@@ -1,0 +1,159 @@
+"""Drive a real napari viewer through classifications, edits and re-segmentation (a subprocess).
+
+usage: python gui_stress.py stress SESSIONS | save IMAGE OUT | restore IMAGE OUT
+Prints one line per step; exits 0 only if every step got through.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+COUNTS = (46, 25, 12, 1, 47)
+
+
+def pump(app, seconds=0.05):
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def wait(app, widget, limit=300):
+    t0 = time.time()
+    while widget.worker is not None and time.time() - t0 < limit:
+        app.processEvents()
+        time.sleep(0.01)
+    assert widget.worker is None, "worker did not finish"
+
+
+def keep(labels, count):
+    """Labels with ``count`` chromosomes: the first ids kept; 47 splits the largest one."""
+    ids = [i for i in np.unique(labels) if i]
+    out = np.where(np.isin(labels, ids[:count]), labels, 0).astype(np.int32)
+    if count > len(ids):
+        big = max(ids, key=lambda i: (labels == i).sum())
+        rows = np.nonzero(out == big)[0]
+        out[(out == big) & (np.arange(out.shape[0])[:, None] > np.median(rows))] = max(ids) + 1
+    return out
+
+
+def session(viewer_setup=None):
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_karyotype._widgets import open_demo
+
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    ws = open_demo(viewer, sample="hu2019")
+    viewer.layers["rows"].selected_data = set()
+    return viewer, app, ws
+
+
+def stress(sessions: int) -> None:
+    for k in range(sessions):
+        viewer, app, ws = session()
+        seg, cls = ws["segment"], ws["classify"]
+        for _ in range(2):  # a user refining rows: segment, classify, segment again
+            seg.run()
+            wait(app, seg)
+            cls.run()
+            wait(app, cls)
+        print(f"session {k}: re-segmented after classifying", flush=True)
+        layer = viewer.layers["chromosomes"]
+        full = np.array(layer.data, copy=True)
+        for count in COUNTS:
+            layer.data = keep(full, count)
+            pump(app)
+            cls.run()
+            wait(app, cls)
+            assert len(cls.current_table()) == len(np.unique(layer.data)) - 1
+            print(f"session {k}: classified {count}", flush=True)
+        ids = [i for i in np.unique(layer.data) if i]
+        data = np.array(layer.data, copy=True)
+        data[data == ids[1]] = ids[0]  # merge two chromosomes
+        data[data == ids[2]] = 0  # delete one
+        layer.data = data
+        pump(app, 0.5)
+        cls.run()
+        wait(app, cls)
+        print(f"session {k}: re-classified after merge and delete", flush=True)
+        seg.run()
+        wait(app, seg)
+        cls.run()
+        wait(app, cls)
+        print(f"session {k}: re-segmented and classified", flush=True)
+        viewer.close()
+        pump(app)
+    print("stress ok", flush=True)
+
+
+def open_image(image):
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_karyotype._widgets import ClassifyWidget, RowsWidget, SegmentWidget
+
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    img = viewer.open(image, plugin="napari-karyotype")[0]
+    ws = {"rows": RowsWidget(viewer), "segment": SegmentWidget(viewer)}
+    ws["classify"] = ClassifyWidget(viewer)
+    for w in ws.values():
+        w.image.value = img
+        viewer.window.add_dock_widget(w)
+    pump(app)
+    return viewer, app, ws
+
+
+def save(image, out) -> None:
+    """Segment, classify, relabel, wait for the autosave, then die without closing anything."""
+    from napari_karyotype.cell.export import write_table_csv
+
+    viewer, app, ws = open_image(image)
+    ws["rows"].run()
+    viewer.layers["rows"].selected_data = set()
+    ws["segment"].run()
+    wait(app, ws["segment"])
+    ws["classify"].run()
+    wait(app, ws["classify"])
+    cls = ws["classify"]
+    label = int(cls.current_table()["label"].iloc[0])
+    table = cls.set_class("Y", label)
+    pump(app, 0.5)
+    assert cls._saver.flush(60)
+    np.save(os.path.join(out, "labels.npy"), np.asarray(viewer.layers["chromosomes"].data))
+    write_table_csv(os.path.join(out, "table.csv"), table)
+    print("saved; killing the process", flush=True)
+    os.kill(os.getpid(), 9)
+
+
+def restore(image, out) -> None:
+    viewer, app, ws = open_image(image)
+    cls = ws["classify"]
+    assert cls.restore_button.enabled, "no restore offered"
+    table = cls.restore()
+    pump(app, 0.5)
+    from napari_karyotype.cell.export import write_table_csv
+
+    np.save(os.path.join(out, "restored.npy"), np.asarray(viewer.layers["chromosomes"].data))
+    write_table_csv(os.path.join(out, "restored.csv"), table)
+    from skimage.io import imsave
+
+    imsave(os.path.join(out, "restored.png"), viewer.screenshot(canvas_only=False))
+    viewer.close()
+    print("restore ok", flush=True)
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "stress":
+        stress(int(sys.argv[2]))
+    elif mode == "save":
+        save(sys.argv[2], sys.argv[3])
+    else:
+        restore(sys.argv[2], sys.argv[3])
