@@ -32,19 +32,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="classes from the CNN (default), from each chromosome's place in the arranged "
         "karyogram, or both: CNN classes, those the layout contradicts flagged for review",
     )  # fmt: skip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_positive, default=None, metavar="N",
+        help="local worker processes, each loading the model once (default: the machine's cores)",
+    )  # fmt: skip
+    where.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786); the workers must see "
+        "the images and DIR. Needs napari-karyotype[distributed]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="skip images whose outputs in DIR are already complete",
+    )  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from napari_karyotype.pipeline.analyze import analyze_files
+    from napari_karyotype.pipeline.batch import available_cores
 
     summary, failures = analyze_files(
-        args.inputs,
-        args.out,
-        rows=args.rows,
-        assign=args.assign,
-        model=args.model,
-        classes=args.classes,
-    )
+        args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
+        classes=args.classes, workers=args.workers or available_cores(),
+        scheduler=args.scheduler, resume=args.resume,
+    )  # fmt: skip
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
     if failures:

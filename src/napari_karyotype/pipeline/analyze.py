@@ -2,14 +2,21 @@
 
 :func:`analyze_image` runs it on one image; :func:`analyze_files` on many, writing per image
 ``<stem>_labels.tif``, ``<stem>.csv`` (the features table) and ``<stem>_karyogram.png``, plus
-``summary.csv`` (one row per image). :func:`score` compares a result with a known truth.
+``summary.csv`` (one row per image), on one process, N local processes (``pipeline.batch``) or a
+Dask cluster (``pipeline.cluster``): every path runs :func:`analyze_one`. :func:`score` compares a
+result with a known truth.
 """
 
 from __future__ import annotations
 
+import glob
+import json
+import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +31,9 @@ IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 OUTPUT_SUFFIXES = ("_labels.tif", "_karyogram.png")
 """Names :func:`write_outputs` gives; such files in an input folder are not analysed."""
+
+DONE_SUFFIX = "_done.json"
+"""Per-image completion marker: the image's summary row, written after its outputs."""
 
 SUMMARY_COLUMNS = (
     "file",
@@ -150,27 +160,122 @@ def analyze_image(
     return Analysis(img, shapes, labels, table, summary, arranged, inverted, source, seconds)
 
 
+def output_paths(out_dir: str | Path, stem: str) -> dict[str, Path]:
+    """Where :func:`write_outputs` puts one image's files (and its completion marker)."""
+    out_dir = Path(out_dir)
+    return {
+        "labels": out_dir / f"{stem}_labels.tif",
+        "table": out_dir / f"{stem}.csv",
+        "karyogram": out_dir / f"{stem}_karyogram.png",
+        "done": out_dir / f"{stem}{DONE_SUFFIX}",
+    }
+
+
+def _temp_name(final: Path) -> Path:
+    """A hidden sibling of ``final`` with the same suffix (writers pick the format from it)."""
+    return final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+
+
+@contextmanager
+def _atomic(final: Path) -> Iterator[Path]:
+    """Write to a temporary name, then rename: readers never see a half-written ``final``."""
+    tmp = _temp_name(final)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except OSError as err:
+        raise KaryotypeError(f"{final}: cannot write ({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[str, Path]:
-    """Write ``<stem>_labels.tif``, ``<stem>.csv`` and ``<stem>_karyogram.png`` into ``out_dir``."""
+    """Write ``<stem>_labels.tif``, ``<stem>.csv`` and ``<stem>_karyogram.png`` into ``out_dir``.
+
+    Each file is written under a temporary name and renamed, so a process killed mid-way never
+    leaves a half-written output (a retried or resumed run simply writes it again).
+    """
     import tifffile
 
     from napari_karyotype.cell.export import write_table_csv
     from napari_karyotype.cell.karyogram import save_karyogram
 
     out_dir = Path(out_dir)
-    paths = {
-        "labels": out_dir / f"{stem}_labels.tif",
-        "table": out_dir / f"{stem}.csv",
-        "karyogram": out_dir / f"{stem}_karyogram.png",
-    }
+    paths = output_paths(out_dir, stem)
+    del paths["done"]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(paths["labels"], analysis.labels.astype(np.int32), compression="zlib")
     except OSError as err:
         raise KaryotypeError(f"{out_dir}: cannot write ({err.strerror or err})") from None
-    write_table_csv(paths["table"], analysis.features)
-    save_karyogram(paths["karyogram"], analysis.karyogram)
+    with _atomic(paths["labels"]) as tmp:
+        tifffile.imwrite(tmp, analysis.labels.astype(np.int32), compression="zlib")
+    with _atomic(paths["table"]) as tmp:
+        write_table_csv(tmp, analysis.features)
+    with _atomic(paths["karyogram"]) as tmp:
+        save_karyogram(tmp, analysis.karyogram)
     return paths
+
+
+def _plain(value):
+    """numpy scalars as Python ones, NaN as None (for JSON)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_done(out_dir: str | Path, stem: str, source: str | Path, row: dict) -> Path:
+    """Mark ``stem`` complete: its summary row and input path as JSON, written last, atomically."""
+    path = output_paths(out_dir, stem)["done"]
+    record = {k: _plain(v) for k, v in row.items()}
+    record["source"] = str(Path(source).resolve())
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    return path
+
+
+def completed_row(out_dir: str | Path, stem: str, source: str | Path) -> dict | None:
+    """The summary row of ``stem`` if its outputs are complete and from ``source``, else None."""
+    paths = output_paths(out_dir, stem)
+    try:
+        record = json.loads(paths["done"].read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.pop("source", None) != str(Path(source).resolve()):
+        return None
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    return {k: (np.nan if v is None else v) for k, v in record.items()}
+
+
+def analyze_one(
+    path: str | Path,
+    stem: str,
+    out_dir: str | Path,
+    *,
+    rows="auto",
+    assign: bool = True,
+    classes: str = "cnn",
+    classifier=None,
+) -> dict:
+    """Analyse one file and write its outputs and completion marker; returns its summary row.
+
+    Never raises for a bad image: the row then has only ``file`` and a one-line ``error``. Every
+    batch path (one process, local workers, Dask) runs this function, so their outputs agree.
+    """
+    t0 = time.perf_counter()
+    try:
+        result = analyze_image(
+            path, rows=rows, classifier=classifier, assign=assign, classes=classes
+        )
+        write_outputs(result, out_dir, stem)
+        seconds = round(time.perf_counter() - t0, 2)
+        row = {"file": str(path), **result.summary.as_row(), "seconds": seconds, "error": ""}
+        write_done(out_dir, stem, path, row)
+    except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
+        return {"file": str(path), "error": _one_line(err)}
+    return row
 
 
 def collect_images(inputs: Iterable[str | Path], out_dir: str | Path | None = None) -> list[Path]:
@@ -224,6 +329,22 @@ def _bar(done: int, total: int, width: int = 20) -> str:
     return "#" * filled + "-" * (width - filled)
 
 
+def _progress_line(done: int, total: int, name: str, row: dict) -> str:
+    head = f"[{done}/{total}] {_bar(done, total)} {name}: "
+    if row.get("error"):
+        return head + f"skipped: {row['error']}"
+    notes = [f for f in str(row.get("flags") or "").split("; ") if "layout" in f]
+    text = f"{row['count']} chromosomes, {row['iscn']} ({row['seconds']:.1f} s)"
+    return head + text + "".join(f"; {n}" for n in notes)  # layout unread / disagreements
+
+
+def _remove_stale_temps(out_dir: Path, stems: Iterable[str]) -> None:
+    """Temporary files a killed worker left for these stems (after the run wrote them all)."""
+    for stem in stems:
+        for tmp in out_dir.glob(f".{glob.escape(stem)}*.tmp-*"):
+            tmp.unlink(missing_ok=True)
+
+
 def analyze_files(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
@@ -234,16 +355,20 @@ def analyze_files(
     classifier=None,
     log=None,
     classes: str = "cnn",
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
 ) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
     """Analyse every karyogram in ``inputs`` (files or folders), writing the outputs to ``out_dir``.
 
-    The model is loaded once (``classifier``, else ``model`` path, else the bundled one). A file
-    that fails is reported in one line on ``log`` (default stderr) and skipped. ``classes`` as in
-    :func:`analyze_image`. Returns the summary
-    table (also written as ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
+    ``workers`` > 1 runs that many local processes (``pipeline.batch``), ``scheduler`` the address
+    of a Dask cluster (``pipeline.cluster``); each loads the model once (``classifier``'s file, else
+    ``model``, else the bundled one). ``classes`` as in :func:`analyze_image`. ``resume`` skips
+    images whose outputs are complete. A file
+    that fails is reported in one line on ``log`` (default stderr) and skipped; the progress counts
+    finished images. Returns the summary table in input order (also written as
+    ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
     """
-    from napari_karyotype.classification.model import load_classifier
-
     log = log or sys.stderr
     paths = collect_images(inputs, out_dir)
     if not paths:
@@ -254,37 +379,48 @@ def analyze_files(
         from napari_karyotype.segmentation.shapes import read_shapes_csv
 
         rows = read_shapes_csv(rows)  # once, for every image; a bad file stops here
-    clf = classifier if classifier is not None else load_classifier(model)
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise KaryotypeError(f"{out_dir}: cannot create folder ({err.strerror or err})") from None
-    records, failures = [], []
+    stems = _stems(paths)
     total = len(paths)
-    for i, (path, stem) in enumerate(zip(paths, _stems(paths), strict=True), start=1):
-        t0 = time.perf_counter()
-        try:
-            result = analyze_image(path, rows=rows, classifier=clf, assign=assign, classes=classes)
-            write_outputs(result, out_dir, stem)
-        except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
-            msg = _one_line(err)
-            failures.append((path, msg))
-            records.append({"file": str(path), "error": msg})
-            print(f"[{i}/{total}] {_bar(i, total)} {path.name}: skipped: {msg}", file=log)
-            continue
-        seconds = time.perf_counter() - t0
-        row = {"file": str(path), **result.summary.as_row(), "seconds": round(seconds, 2)}
-        row["error"] = ""
-        records.append(row)
-        notes = [f for f in result.summary.flags if "layout" in f]  # unread / disagreements
-        print(
-            f"[{i}/{total}] {_bar(i, total)} {path.name}: {result.summary.count} chromosomes, "
-            f"{result.summary.iscn} ({seconds:.1f} s)" + "".join(f"; {n}" for n in notes),
-            file=log,
-        )
+    records: list[dict | None] = [None] * total
+    if resume:
+        for i, (path, stem) in enumerate(zip(paths, stems, strict=True)):
+            row = completed_row(out_dir, stem, path)
+            if row is not None:
+                records[i] = {**row, "file": str(path)}
+    todo = [(i, paths[i], stems[i]) for i in range(total) if records[i] is None]
+    done = total - len(todo)
+    if done:
+        print(f"resuming: {done} of {total} images already analysed, skipped", file=log)
+    if classifier is not None and model is None:
+        model = classifier.path
+    options = {"rows": rows, "assign": assign, "classes": classes}  # analyze_one's, per image
+    if not todo:
+        results = iter(())
+    elif scheduler is not None:
+        from napari_karyotype.pipeline.cluster import run_cluster
+
+        results = run_cluster(scheduler, todo, out_dir, model=model, **options)
+    elif workers > 1 and len(todo) > 1:
+        from napari_karyotype.pipeline.batch import run_local
+
+        results = run_local(todo, out_dir, workers=workers, model=model, **options)
+    else:
+        results = _run_here(todo, out_dir, model=model, clf=classifier, **options)
+    for i, row in results:
+        done += 1
+        row["file"] = str(paths[i])
+        records[i] = row
+        print(_progress_line(done, total, paths[i].name, row), file=log)
         if hasattr(log, "flush"):
             log.flush()
+    if scheduler is not None or workers > 1:
+        _remove_stale_temps(out_dir, (stem for _, _, stem in todo))
+    failures = [(paths[i], r["error"]) for i, r in enumerate(records) if r and r.get("error")]
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
     try:
         summary.to_csv(out_dir / "summary.csv", index=False)
@@ -293,6 +429,15 @@ def analyze_files(
             f"{out_dir}: cannot write summary.csv ({err.strerror or err})"
         ) from None
     return summary, failures
+
+
+def _run_here(todo, out_dir, *, model, clf, **options) -> Iterator[tuple[int, dict]]:
+    """Today's path: one image after another in this process."""
+    from napari_karyotype.classification.model import load_classifier
+
+    clf = clf if clf is not None else load_classifier(model)
+    for i, path, stem in todo:
+        yield i, analyze_one(path, stem, out_dir, classifier=clf, **options)
 
 
 # ------------------------------------------------------------------------------- scoring
