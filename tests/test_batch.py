@@ -21,6 +21,7 @@ from napari_karyotype.cli import main
 from napari_karyotype.pipeline.analyze import analyze_files
 
 STEMS = ("cell_a", "cell_b", "cell_c")
+CLASSES = "both"  # a per-image option other than the default: every path must pass it on
 OUTPUTS = ("_labels.tif", ".csv", "_karyogram.png")
 
 
@@ -47,7 +48,9 @@ def karyograms(cells, tmp_path_factory):
 def reference(karyograms, classifier, tmp_path_factory):
     """One process, one image after another: the outputs every other path must reproduce."""
     out = tmp_path_factory.mktemp("batch_ref")
-    summary, failures = analyze_files([karyograms], out, classifier=classifier, log=io.StringIO())
+    summary, failures = analyze_files(
+        [karyograms], out, classifier=classifier, classes=CLASSES, log=io.StringIO()
+    )
     assert not failures
     return out
 
@@ -77,7 +80,7 @@ def test_workers_give_the_same_outputs_and_a_bad_file_fails_alone(
     out = tmp_path / "out"
     files = [str(karyograms / f"{s}.png") for s in STEMS]
     code = main(["analyze", files[0], str(bad), *files[1:], "--out", str(out), "--model", model,
-                 "--workers", "2"])  # fmt: skip
+                 "--workers", "2", "--classes", CLASSES])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
     assert sum("broken.tif: skipped" in line for line in err.splitlines()) == 1
@@ -100,7 +103,7 @@ def test_resume_skips_complete_images_only(karyograms, reference, classifier, tm
     kept = {p.name: p.stat().st_mtime_ns for p in out.glob("cell_a*")}
     log = io.StringIO()
     summary, failures = analyze_files(
-        [karyograms], out, classifier=classifier, resume=True, log=log
+        [karyograms], out, classifier=classifier, classes=CLASSES, resume=True, log=log
     )
     assert not failures and len(summary) == 3
     lines = log.getvalue().splitlines()
@@ -192,7 +195,7 @@ def test_cluster_gives_the_same_results_as_one_process(
     out = tmp_path / "out"
     missing = tmp_path / "missing.png"
     code = main(["analyze", str(karyograms), str(missing), "--out", str(out), "--model", model,
-                 "--scheduler", address])  # fmt: skip
+                 "--scheduler", address, "--classes", CLASSES])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
     assert len([line for line in err.splitlines() if "missing.png" in line]) == 2  # line, list
@@ -212,7 +215,7 @@ def test_a_killed_worker_loses_no_image(dask_cluster, karyograms, reference, mod
 
     def run():
         result["value"] = analyze_files(
-            [karyograms], out, model=model, scheduler=address, log=io.StringIO()
+            [karyograms], out, model=model, classes=CLASSES, scheduler=address, log=io.StringIO()
         )
 
     thread = threading.Thread(target=run)
