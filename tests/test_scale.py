@@ -266,8 +266,8 @@ def test_per_cell_models_are_always_scaled():
 @pytest.mark.data
 def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed, bundled_classifier):
     """Only the small chromosomes (rows 3 and 4) or only the large ones segmented: the cell is
-    scaled as the whole cell is (within 8 %) and classified as well (bundled model, trained on
-    these cells: it is the scale that is tested)."""
+    scaled as the whole cell is (within 10 %) and still classified >= 90 % right (bundled model,
+    which saw these cells: it is the scale that is tested)."""
     from napari_karyotype.cell.features import classify_cell
 
     clf = bundled_classifier
@@ -280,6 +280,6 @@ def test_a_partial_cell_is_classified_at_the_whole_cells_scale(composed, bundled
                 np.isin(c.labels, [k for k, v in c.classes.items() if v in keep]), c.labels, 0
             )
             table, summary = classify_cell(c.image, part, clf, assign=False)
-            assert summary.scale == pytest.approx(whole.scale, rel=0.08), (cell, sorted(keep)[0])
+            assert summary.scale == pytest.approx(whole.scale, rel=0.10), (cell, sorted(keep)[0])
             truth = [c.classes[int(lab)] for lab in table["label"]]
             assert np.mean(table["chromosome"].to_numpy() == truth) >= 0.9
