@@ -45,7 +45,7 @@ def expected_count(path: Path) -> int | None:
     name = path.name.lower()
     if name.startswith("metaphase"):
         return None
-    if re.search(r"(^|[^0-9])47|\+21|\dds_|_ds_|downsyndrome", name):
+    if re.search(r"47[,_]?\+|47,?x[xy]|\+21|\dds_|downsyndrome", name):
         return 47
     if re.search(r"46,?x[xy]|\d+n[fm]_|\d+cml_|normal(fe)?male", name):
         return 46

@@ -152,3 +152,19 @@ def test_bilevel_and_grey_alpha_images():
     assert not k.inverted and k.image.min() == 0.0 and k.image.max() == 1.0
     la = np.dstack([src, np.full_like(src, 255)])
     np.testing.assert_allclose(as_karyogram(la).image, as_karyogram(src).image, atol=1e-6)
+
+
+@pytest.mark.parametrize("compression", ["lzw", "deflate", "jpeg", "packbits", "zstd", "lzma"])
+@pytest.mark.parametrize("rgb", [False, True])
+def test_compressed_tiffs_read(tmp_path, compression, rgb):
+    """Workstation exports are often LZW (or JPEG, Deflate, PackBits) TIFFs: all must read."""
+    src = _karyogram_like()
+    data = np.dstack([src, src, src]) if rgb else src
+    path = tmp_path / f"k_{compression}.tif"
+    tifffile.imwrite(path, data, compression=compression, photometric="rgb" if rgb else None)
+    with tifffile.TiffFile(path) as tif:  # the file really is compressed so
+        assert tif.pages[0].compression != 1
+    k = read_karyogram(path)
+    assert k.image.shape == src.shape and not k.inverted
+    chrom = src < 128
+    assert k.image[chrom].mean() < 0.35 and k.image[~chrom].mean() > 0.9

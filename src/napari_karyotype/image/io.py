@@ -1,6 +1,8 @@
 """Read karyogram images into one convention: 2-D float32 in [0, 1], dark chromosomes on light.
 
-Any 8/16-bit, integer or float image, grey, RGB or RGBA (PNG, JPEG, TIFF, BMP, GIF). A fluorescent
+Any 8/16-bit, integer or float image, grey, RGB or RGBA (PNG, JPEG, TIFF, BMP, GIF). TIFFs of any
+common compression (LZW, Deflate, JPEG, PackBits, Zstd, LZMA: workstation exports) decode through
+``imagecodecs``. A fluorescent
 (Q-banded) karyogram, light chromosomes on a dark background, is inverted (``inverted=True``).
 """
 
@@ -97,6 +99,10 @@ def read_karyogram(path: str | Path) -> Karyogram:
     except KaryotypeError:
         raise
     except Exception as err:  # noqa: BLE001 - decoders raise many types; the user needs one line
+        if "imagecodecs" in str(err):  # tifffile needs it for LZW, JPEG, Deflate... TIFFs
+            raise KaryotypeError(
+                f"{name}: compressed TIFF needs the imagecodecs package (pip install imagecodecs)"
+            ) from None
         raise KaryotypeError(f"{name}: not a readable image ({err.__class__.__name__})") from None
     return as_karyogram(data, source=name)
 
