@@ -106,8 +106,8 @@ def match_boxes(labels: np.ndarray, boxes: np.ndarray) -> tuple[int, int]:
     return found, int(np.sum(belongs < 0))
 
 
-def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray, boxes) -> None:
-    """A PNG of the image with label outlines in colour (and truth boxes in green)."""
+def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray, boxes, rows=()) -> None:
+    """A PNG of the image with labels in colour, outlines red, truth boxes green, rows blue."""
     import imageio.v3 as iio
     from skimage.color import label2rgb
     from skimage.segmentation import find_boundaries
@@ -120,32 +120,34 @@ def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray, boxes) -> N
             r1, c1 = min(r1, image.shape[0]) - 1, min(c1, image.shape[1]) - 1
             rgb[r0, c0:c1] = rgb[r1, c0:c1] = (0, 0.8, 0)
             rgb[r0:r1, c0] = rgb[r0:r1, c1] = (0, 0.8, 0)
+    for _, verts in rows:
+        (r0, c0), (r1, c1) = np.clip(verts.min(0), 0, None), verts.max(0)
+        r0, c0 = int(r0), int(c0)
+        r1, c1 = min(int(r1), image.shape[0] - 1), min(int(c1), image.shape[1] - 1)
+        rgb[r0, c0:c1] = rgb[r1, c0:c1] = (0, 0, 1)
+        rgb[r0:r1, c0] = rgb[r0:r1, c1] = (0, 0, 1)
     iio.imwrite(path, (np.clip(rgb, 0, 1) * 255).astype(np.uint8))
 
 
 def run_one(path: Path, segment_only: bool, classifier):
-    """``(image, labels, flags)`` of one file through the pipeline."""
+    """``(image, labels, flags, rows)`` of one file through the pipeline."""
     from napari_karyotype.image.io import read_karyogram
     from napari_karyotype.pipeline.analyze import analyze_image, resolve_rows
 
     if segment_only:
         from napari_karyotype.segmentation.contours import segment
+        from napari_karyotype.segmentation.page import clean_page
 
-        image = read_karyogram(path).image
-        flags = []
-        try:
-            from napari_karyotype.segmentation.page import analyze_page
-        except ImportError:
-            analyze_page = None
-        if analyze_page is not None:
-            page = analyze_page(image)
-            flags = list(page.warnings)
-            image = page.image
-        labels = np.asarray(segment(image, resolve_rows("auto", image)), np.int32)
-        return image, labels, flags
+        k = read_karyogram(path)
+        page = clean_page(k.image, k.chroma)
+        flags = list(page.warnings)
+        image = page.image
+        rows = resolve_rows("auto", image, clean=False)
+        labels = np.asarray(segment(image, rows), np.int32)
+        return image, labels, flags, rows
     result = analyze_image(path, classifier=classifier)
     flags = [f for f in result.summary.flags if f.startswith("page:")]
-    return result.image, result.labels, flags
+    return result.image, result.labels, flags, result.rows
 
 
 def main(argv=None) -> None:
@@ -183,10 +185,10 @@ def main(argv=None) -> None:
         expect = expected_count(path)
         t0 = time.perf_counter()
         try:
-            image, labels, flags = run_one(path, args.segment_only, classifier)
+            image, labels, flags, rows = run_one(path, args.segment_only, classifier)
             error = ""
         except Exception as err:  # noqa: BLE001 - a failing image is reported, not fatal
-            image, labels, flags = None, None, []
+            image, labels, flags, rows = None, None, [], []
             error = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
         seconds = time.perf_counter() - t0
         keys = ("images", "known", "right", "extra", "boxed", "boxes", "found", "stray", "warned")
@@ -221,7 +223,7 @@ def main(argv=None) -> None:
         )
         sys.stdout.flush()
         if overlays is not None:
-            write_overlay(overlays / f"{path.stem}_overlay.png", image, labels, boxes)
+            write_overlay(overlays / f"{path.stem}_overlay.png", image, labels, boxes, rows)
     print()
     for kind, t in totals.items():
         known = t["known"]

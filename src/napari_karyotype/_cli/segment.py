@@ -51,13 +51,15 @@ def _segment_one(path: Path, args, rows_shapes) -> str:
 
     from napari_karyotype.image.io import read_karyogram
     from napari_karyotype.segmentation.contours import segment
+    from napari_karyotype.segmentation.page import clean_page
     from napari_karyotype.segmentation.rows import propose_rows
     from napari_karyotype.segmentation.shapes import write_shapes_csv
 
     karyogram = read_karyogram(path)
-    shapes = rows_shapes if rows_shapes is not None else propose_rows(karyogram.image)
+    page = clean_page(karyogram.image, karyogram.chroma)
+    shapes = rows_shapes if rows_shapes is not None else propose_rows(page.image, clean=False)
     labels = segment(
-        karyogram.image,
+        page.image,
         shapes,
         method=args.method,
         iterations=args.iterations,
@@ -73,7 +75,9 @@ def _segment_one(path: Path, args, rows_shapes) -> str:
     tifffile.imwrite(labels_path, labels.astype(dtype), compression="zlib")
     write_shapes_csv(rows_path, shapes)
     note = ", inverted (light on dark)" if karyogram.inverted else ""
-    return f"{path}: {n} chromosomes in {len(shapes)} rows{note} -> {labels_path}, {rows_path}"
+    warn = "".join(f"\n    {path.name}: {w}" for w in page.warnings)
+    outputs = f"{labels_path}, {rows_path}"
+    return f"{path}: {n} chromosomes in {len(shapes)} rows{note} -> {outputs}{warn}"
 
 
 def run(args) -> int:

@@ -34,6 +34,9 @@ class Karyogram:
     """True if the input was light on dark (fluorescent) and has been inverted."""
     source: str | None = None
     """The file it came from, if any."""
+    chroma: np.ndarray | None = None
+    """Per-pixel colourfulness of a colour input (max - min of R, G, B, in [0, 1]), None for a
+    grey one: chromosomes are grey, coloured pixels are marks (``segmentation.page``)."""
 
 
 def _header_shape(path: Path) -> tuple[int, ...] | None:
@@ -158,6 +161,7 @@ def as_karyogram(array, *, source: str | None = None) -> Karyogram:
         raise KaryotypeError(f"{name}: unsupported pixel type {data.dtype}")
     _check_size(data.shape, name)
     grey = _to_grey(data, name)
+    chroma = _chroma(data)
     h, w = grey.shape
     if h < MIN_SIDE or w < MIN_SIDE:
         raise KaryotypeError(
@@ -191,7 +195,23 @@ def as_karyogram(array, *, source: str | None = None) -> Karyogram:
     inverted = background < (p1 + p99) / 2
     if inverted:
         grey = 1.0 - grey
-    return Karyogram(grey.astype(np.float32), bool(inverted), source)
+    return Karyogram(grey.astype(np.float32), bool(inverted), source, chroma)
+
+
+def _chroma(data: np.ndarray) -> np.ndarray | None:
+    """max - min over R, G, B scaled to [0, 1] for a colour image; None for a grey one."""
+    while data.ndim > 2 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim != 3 or data.shape[-1] not in (3, 4) or data.shape[0] <= 4:
+        return None
+    rgb = data[..., :3]
+    spread = rgb.max(axis=-1).astype(np.float32) - rgb.min(axis=-1).astype(np.float32)
+    if not spread.any():
+        return None  # grey stored as RGB
+    top = float(np.iinfo(data.dtype).max) if data.dtype.kind in "ui" else 1.0
+    if data.dtype.kind in "ui" and data.dtype != np.uint8:
+        top = _white_level(data)
+    return np.clip(spread / top, 0.0, 1.0)
 
 
 def _almost_uniform(grey: np.ndarray) -> bool:

@@ -67,28 +67,31 @@ class Analysis:
     inverted: bool = False
     source: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """One line per reason the page is not one karyogram (``page.clean_page``); also in
+    ``summary.flags``."""
 
 
-def _as_image(image) -> tuple[np.ndarray, bool, str | None]:
+def _as_karyogram(image):
     from napari_karyotype.image import io
 
     if isinstance(image, io.Karyogram):
-        k = image
-    elif isinstance(image, (str, Path)):
-        k = io.read_karyogram(image)
-    else:
-        k = io.as_karyogram(image)
-    return k.image, k.inverted, k.source
+        return image
+    if isinstance(image, (str, Path)):
+        return io.read_karyogram(image)
+    return io.as_karyogram(image)
 
 
-def resolve_rows(rows, image: np.ndarray) -> list:
-    """Row shapes: ``"auto"`` proposes them, a path reads a napari Shapes CSV, a list is kept."""
+def resolve_rows(rows, image: np.ndarray, *, clean: bool = True) -> list:
+    """Row shapes: ``"auto"`` proposes them, a path reads a napari Shapes CSV, a list is kept.
+
+    ``clean``: False when ``image`` has had its page furniture taken out already."""
     from napari_karyotype.segmentation import shapes as _shapes
 
     if rows is None or (isinstance(rows, str) and rows == "auto"):
         from napari_karyotype.segmentation.rows import propose_rows
 
-        found = propose_rows(image)
+        found = propose_rows(image, clean=clean)
     elif isinstance(rows, (str, Path)):
         found = _shapes.read_shapes_csv(rows)
     else:
@@ -121,6 +124,7 @@ def analyze_image(
     from napari_karyotype.cell import features as _features
     from napari_karyotype.cell.karyogram import arrange_karyogram
     from napari_karyotype.segmentation import contours as _segment
+    from napari_karyotype.segmentation.page import clean_page
 
     def step(i: int, what: str) -> None:
         if progress is not None:
@@ -128,13 +132,17 @@ def analyze_image(
 
     seconds = {}
     t0 = time.perf_counter()
-    img, inverted, source = _as_image(image)
+    k = _as_karyogram(image)
+    img, inverted, source = k.image, k.inverted, k.source
     step(0, "finding rows")
-    shapes = resolve_rows(rows, img)
+    # Page furniture (numbers, lines, frames, text, marks) out before rows and contours; the
+    # CNN and the karyogram still see the image as it is.
+    page = clean_page(img, k.chroma)
+    shapes = resolve_rows(rows, page.image, clean=False)
     t1 = time.perf_counter()
     seconds["rows"] = t1 - t0
     step(1, "segmenting")
-    labels = np.asarray(_segment.segment(img, shapes, **(segment_options or {})), np.int32)
+    labels = np.asarray(_segment.segment(page.image, shapes, **(segment_options or {})), np.int32)
     t2 = time.perf_counter()
     seconds["segment"] = t2 - t1
     if not labels.any():
@@ -152,12 +160,15 @@ def analyze_image(
             summary.flags.append(f"{read.message}: CNN classes kept")
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
+    summary.flags = [*page.warnings, *summary.flags]
     step(3, "arranging the karyogram")
     arranged = arrange_karyogram(img, labels, table)
     seconds["karyogram"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     step(4, "done")
-    return Analysis(img, shapes, labels, table, summary, arranged, inverted, source, seconds)
+    return Analysis(
+        img, shapes, labels, table, summary, arranged, inverted, source, seconds, page.warnings
+    )
 
 
 def output_paths(out_dir: str | Path, stem: str) -> dict[str, Path]:
@@ -272,6 +283,8 @@ def analyze_one(
         write_outputs(result, out_dir, stem)
         seconds = round(time.perf_counter() - t0, 2)
         row = {"file": str(path), **result.summary.as_row(), "seconds": seconds, "error": ""}
+        if result.warnings:  # not one karyogram: no karyotype to report, the flag says why
+            row["iscn"] = ""
         write_done(out_dir, stem, path, row)
     except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
         return {"file": str(path), "error": _one_line(err)}
@@ -333,8 +346,11 @@ def _progress_line(done: int, total: int, name: str, row: dict) -> str:
     head = f"[{done}/{total}] {_bar(done, total)} {name}: "
     if row.get("error"):
         return head + f"skipped: {row['error']}"
-    notes = [f for f in str(row.get("flags") or "").split("; ") if "layout" in f]
-    text = f"{row['count']} chromosomes, {row['iscn']} ({row['seconds']:.1f} s)"
+    flags = str(row.get("flags") or "").split("; ")
+    notes = [f for f in flags if "layout" in f]
+    page = [f for f in flags if f.startswith("page:")]  # not one karyogram: say so instead
+    what = page[0] if page else row["iscn"]
+    text = f"{row['count']} chromosomes, {what} ({row['seconds']:.1f} s)"
     return head + text + "".join(f"; {n}" for n in notes)  # layout unread / disagreements
 
 

@@ -94,15 +94,23 @@ def _objects(core: np.ndarray, width: int) -> tuple[np.ndarray, list]:
     return lab, keep
 
 
-def propose_rows(image: np.ndarray, *, margin: int | None = None) -> list[Shape]:
+def propose_rows(
+    image: np.ndarray, *, margin: int | None = None, clean: bool = True, chroma=None
+) -> list[Shape]:
     """One ``("rectangle", (4, 2) vertices)`` per karyogram row, top to bottom.
 
     ``margin`` (px) around each row's chromosomes defaults to 3 % of the median row height (at
     least 3); it is cut short where other ink (pair numbers, frame lines) would fall inside.
+    ``clean``: take the page furniture out first (``page.clean_page``, with ``chroma`` of a
+    colour original); False when ``image`` is cleaned already.
     """
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise KaryotypeError("propose_rows needs a 2-D grey image")
+    if clean:
+        from napari_karyotype.segmentation.page import clean_page
+
+        image = clean_page(image, chroma).image
     image = flatten_background(image)
     loose, core = foreground_masks(image)
     level, noise = background_level(image)

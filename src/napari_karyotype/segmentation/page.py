@@ -1,0 +1,268 @@
+"""Page analysis before the rows: take the page furniture out, and say when a page is no karyogram.
+
+Karyograms of other laboratories carry more than chromosomes: pair numbers, Denver group letters,
+titles, underlines, frames (one per pair on light-on-dark pages), arrows, banners, red or coloured
+marks. :func:`clean_page` paints these with the background level so that rows and contours see
+chromosomes only. Everything is decided by shape and context, relative to the page's own
+chromosomes, not by thresholds in pixels:
+
+* **ruled lines** (underlines, frames, separators): pixels in a straight run far longer than a
+  chromosome is wide that are thin across it;
+* **thin marks** (text, digits, letters, arrow shafts, tick marks): components whose inradius is
+  small against the typical chromosome's;
+* **colour** (red numbers, coloured arrows): chromosomes are grey, components that are clearly
+  coloured are marks;
+* **blocks** (banners, shaded panels, the page around light-on-dark frames): components much larger
+  than any chromosome that fill their box or reach across the page.
+
+:func:`page_warnings` says in one line when the page is not one karyogram: chromosomes lying in all
+directions (a raw metaphase) or far more objects than one cell holds (karyograms side by side).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage as ndi
+
+COLOUR_CHROMA = 0.12
+"""A component whose median chroma (max - min of R, G, B in [0, 1]) exceeds this is a coloured
+mark; grey chromosomes (also JPEG-compressed) stay far below."""
+
+THIN = 0.4
+"""A component whose inradius is below this fraction of the typical chromosome's is a mark."""
+
+ONE_CELL = 1.7
+"""More chromosome-like objects than this many times 46 cannot be one cell."""
+
+
+@dataclass
+class Page:
+    """What :func:`clean_page` found."""
+
+    image: np.ndarray
+    """The image with the furniture painted in the background level (2-D float32)."""
+    furniture: np.ndarray
+    """bool mask of what was taken out."""
+    width: float
+    """Typical chromosome width (px; 0 if no chromosome was seen)."""
+    count: int = 0
+    """Chromosome-like objects seen (touching ones count once)."""
+    warnings: list[str] = field(default_factory=list)
+    """One line per reason the page is not one karyogram (empty for a karyogram)."""
+
+
+def _runs(mask: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """Pixels lying in a straight run of at least ``length`` along ``axis`` (a 1-D opening)."""
+    length = max(int(length), 1) | 1
+    eroded = ndi.minimum_filter1d(mask.view(np.uint8), length, axis=axis, mode="constant")
+    return ndi.maximum_filter1d(eroded, length, axis=axis, mode="constant") > 0
+
+
+def ruled_lines(ink: np.ndarray, long: int, thick: int) -> np.ndarray:
+    """Straight horizontal and vertical lines of ``ink``: runs of ``long`` px or more that are
+    under ``thick`` px across. Where a line meets a chromosome, the chromosome keeps its pixels."""
+    lines = np.zeros(ink.shape, bool)
+    for along, across in ((1, 0), (0, 1)):
+        # Thin across at every point of a long straight run: the edge of a chromosome or of a
+        # chromatid is thin in places, never along a whole run.
+        lines |= _runs(ink & ~_runs(ink, across, thick), along, long)
+    if lines.any():  # the antialiased rim of a line
+        lines = _grow(lines) & ink & ~_thick(ink, thick)
+    return lines
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel (8-connected)."""
+    return ndi.maximum_filter(mask.view(np.uint8), size=3) > 0
+
+
+def _thick(mask: np.ndarray, size: int) -> np.ndarray:
+    """Pixels of ``mask`` that hold a ``size`` square (an opening)."""
+    size = max(int(size), 1) | 1
+    eroded = ndi.minimum_filter(mask.view(np.uint8), size=size)
+    return ndi.maximum_filter(eroded, size=size) > 0
+
+
+def _inradius(mask: np.ndarray) -> float:
+    return float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
+
+
+PAGE_PIXELS = 500
+"""The page is analysed on a copy min-pooled to about this many pixels on its short side (thin
+dark lines survive min-pooling); chromosomes stay several pixels wide there."""
+
+
+def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
+    """Take the page furniture out of a dark-on-light karyogram ``image`` (2-D float in [0, 1]).
+
+    ``chroma``: per-pixel colourfulness of the original (``io.Karyogram.chroma``), None for a
+    grey image. Returns a :class:`Page`; the image comes back unchanged where nothing is found.
+    """
+    from napari_karyotype.segmentation.rows import background_level, flatten_background
+
+    image = np.asarray(image, dtype=np.float32)
+    h, w = image.shape
+    flat = flatten_background(image)
+    level, noise = background_level(flat)
+    t_ink = level - max(4 * noise, 0.04)
+    ink_full = flat < t_ink
+    f = max(1, min(h, w) // PAGE_PIXELS)
+    ink = _pool(ink_full, f, np.max)
+    col = None if chroma is None else _pool(np.where(ink_full, chroma, 0), f, np.max)
+    sh, sw = ink.shape
+    # A ruled line runs longer than any chromosome is wide (a twelfth of the page) and is far
+    # thinner than its own length.
+    long = max(15, min(sh, sw) // 12)
+    lines = ruled_lines(ink, long, max(3, long // 8))
+    ref_r, _ = _reference(ink & ~lines)
+    # A grid (frames side by side, the page around them) is one component reaching across the
+    # page both ways and filling little of it: what of it is thinner than a chromosome goes.
+    lines |= _grid(ink & ~lines, max(3, int(1.6 * ref_r)))
+    rest = ink & ~lines
+    lab, n = ndi.label(rest, structure=np.ones((3, 3), bool))
+    furniture = lines.copy()
+    objects = []
+    width = 0.0
+    if n:
+        areas = np.bincount(lab.ravel(), minlength=n + 1)
+        boxes = ndi.find_objects(lab)
+        ids = [i for i in range(1, n + 1) if areas[i] >= 6]
+        radius = {i: _inradius(lab[boxes[i - 1]] == i) for i in ids}
+        ref_r, ref_area = _weighted_radius(ids, radius, areas), 0.0
+        chrom_ids = [i for i in ids if radius[i] >= THIN * ref_r]
+        if chrom_ids:
+            ref_area = float(np.median([areas[i] for i in chrom_ids]))
+        near_line = _grow(lines)
+        drop = np.zeros(n + 1, bool)
+        drop[ids] = True  # thin marks, unless kept below; specks are left to the contours
+        for i in chrom_ids:
+            sl = boxes[i - 1]
+            m = lab[sl] == i
+            bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+            if col is not None and float(np.median(col[sl][m])) > COLOUR_CHROMA:
+                continue  # a coloured mark
+            big = areas[i] > 6 * ref_area
+            across = bw > 0.6 * sw or bh > 0.6 * sh
+            if big and (areas[i] > 0.85 * bh * bw or across):
+                continue  # a banner, a shaded panel, the page around frames
+            if areas[i] < 0.25 * ref_area and near_line[sl][m].any():
+                continue  # a tick or junction left on a line, smaller than any chromosome
+            drop[i] = False
+            objects.append((sl, m))
+        furniture |= drop[lab]
+        width = 2.0 * ref_r * f
+    cleaned = image.copy()
+    if furniture.any():
+        big = np.repeat(np.repeat(furniture, f, axis=0), f, axis=1)[:h, :w]
+        kept = np.zeros((sh, sw), bool)
+        for sl, m in objects:
+            kept[sl] |= m
+        kept = np.repeat(np.repeat(kept, f, axis=0), f, axis=1)[:h, :w]
+        # The marks' own ink and its antialiased rim, never a kept chromosome's pixels.
+        paint = _grow(big & ink_full) & ~(kept & ink_full)
+        cleaned[paint] = _background(image, ink_full)[paint]
+        furniture = paint
+    else:
+        furniture = np.zeros((h, w), bool)
+    page = Page(cleaned, furniture, width)
+    page.count = len(objects)
+    page.warnings = page_warnings(objects, len(objects))
+    return page
+
+
+def _weighted_radius(ids, radius: dict, areas) -> float:
+    """The area-weighted median inradius: the typical chromosome's (marks are many, small)."""
+    if not ids:
+        return 0.0
+    r = np.array([radius[i] for i in ids])
+    a = np.array([areas[i] for i in ids], float)
+    order = np.argsort(r)
+    cum = np.cumsum(a[order])
+    return float(r[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def _reference(mask: np.ndarray) -> tuple[float, np.ndarray]:
+    """``(typical inradius, labels)`` of the components of ``mask``."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return 0.0, lab
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    boxes = ndi.find_objects(lab)
+    ids = [i for i in range(1, n + 1) if areas[i] >= 6]
+    radius = {i: _inradius(lab[boxes[i - 1]] == i) for i in ids}
+    return _weighted_radius(ids, radius, areas), lab
+
+
+def _grid(mask: np.ndarray, thick: int) -> np.ndarray:
+    """The parts thinner than ``thick`` of components reaching across 60 % of the page both ways
+    while filling under half of their box (frame grids, the page between frames)."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    out = np.zeros(mask.shape, bool)
+    if n == 0:
+        return out
+    sh, sw = mask.shape
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    for i, sl in enumerate(ndi.find_objects(lab), 1):
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if bh > 0.6 * sh and bw > 0.6 * sw and areas[i] < 0.5 * bh * bw:
+            m = lab[sl] == i
+            out[sl] |= m & ~_thick(m, thick)
+    return out
+
+
+def _pool(a: np.ndarray, f: int, how) -> np.ndarray:
+    """Block-reduce ``a`` by ``f`` (edges padded with the edge values)."""
+    if f == 1:
+        return a
+    h, w = a.shape
+    ph, pw = -h % f, -w % f
+    a = np.pad(a, ((0, ph), (0, pw)), mode="edge")
+    return how(a.reshape(a.shape[0] // f, f, a.shape[1] // f, f), axis=(1, 3))
+
+
+def _background(image: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The background level around each pixel: the median of the non-ink pixels nearby."""
+    values = np.where(ink, np.nan, image)
+    f = max(1, min(image.shape) // 100)
+    small = values[::f, ::f]
+    filled = np.where(np.isnan(small), np.nanmedian(small), small)
+    weight = ndi.uniform_filter((~np.isnan(small)).astype(np.float32), size=9)
+    total = ndi.uniform_filter(np.where(np.isnan(small), 0, small).astype(np.float32), size=9)
+    local = np.where(weight > 0.05, total / np.maximum(weight, 1e-6), filled)
+    local = np.repeat(np.repeat(local, f, axis=0), f, axis=1)[: image.shape[0], : image.shape[1]]
+    return local.astype(np.float32)
+
+
+def page_warnings(objects, count: int) -> list[str]:
+    """One line per reason the page is not one karyogram: chromosome-like ``objects``
+    (``(slice, mask)``) lying in all directions, or more of them than one cell holds."""
+    if count < 8:
+        return []
+    upright = lying = 0
+    for _, m in objects:
+        rr, cc = np.nonzero(m)
+        if rr.size < 6:
+            continue
+        cov = np.cov(np.vstack([rr, cc]).astype(float))
+        evals, evecs = np.linalg.eigh(cov)
+        if evals[1] < 6.0 * max(evals[0], 0.25):  # axes under 2.5 : 1: no direction
+            continue
+        along_rows = abs(evecs[0, 1])  # the major axis' component along the image's columns
+        if along_rows > np.cos(np.radians(30)):
+            upright += 1
+        else:
+            lying += 1
+    warnings = []
+    if upright + lying >= 10 and upright < 0.5 * (upright + lying):
+        warnings.append(
+            f"page: chromosomes lie in all directions ({upright} of {upright + lying} upright): "
+            "a metaphase, not a karyogram? draw the rows by hand"
+        )
+    if count > ONE_CELL * 46:
+        warnings.append(
+            f"page: {count} chromosome-like objects, more than one cell holds: "
+            "more than one karyogram? analyse one at a time or draw the rows by hand"
+        )
+    return warnings
