@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 
 from napari_karyotype.errors import KaryotypeError
@@ -71,8 +71,17 @@ def require_layer(layer, kind: str, role: str):
     return layer
 
 
+def warn(message: str) -> None:
+    show_warning(message)
+
+
 def layer_image(layer) -> np.ndarray:
     """The karyogram of an Image layer as the core's 2-D float image (dark chromosomes on light)."""
+    return layer_karyogram(layer).image
+
+
+def layer_karyogram(layer):
+    """The karyogram of an Image layer as an ``io.Karyogram`` (grey image, polarity, colour)."""
     from napari_karyotype.image.io import as_karyogram
 
     layer = require_layer(layer, "Image", "karyogram image")
@@ -82,7 +91,7 @@ def layer_image(layer) -> np.ndarray:
             f"layer {layer.name!r} is not a 2-D image (shape {data.shape}): "
             "open a single karyogram image"
         )
-    return as_karyogram(data).image
+    return as_karyogram(data)
 
 
 def layer_labels(layer, image_shape: tuple[int, ...] | None = None) -> np.ndarray:

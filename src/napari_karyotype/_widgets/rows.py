@@ -11,8 +11,9 @@ from napari_karyotype._widgets._common import (
     find_layer,
     guarded,
     info,
-    layer_image,
+    layer_karyogram,
     text_label,
+    warn,
 )
 
 ROW_STYLE = {"edge_width": 3, "edge_color": "#ff8c00", "face_color": "transparent"}
@@ -36,10 +37,14 @@ class RowsWidget(ViewerWidget):
     @guarded("Proposing rows")
     def run(self, _=None):
         """Propose rows for the chosen image; returns the Shapes layer."""
+        from napari_karyotype.segmentation.page import clean_page
         from napari_karyotype.segmentation.rows import propose_rows
 
-        image = layer_image(self.image.value)
-        shapes = propose_rows(image)
+        k = layer_karyogram(self.image.value)
+        page = clean_page(k.image, k.chroma)
+        for warning in page.warnings:  # not one karyogram: the user may still draw rows
+            warn(warning)
+        shapes = propose_rows(page.image, clean=False)
         return self.show_rows(shapes, self.image.value)
 
     def show_rows(self, shapes, image_layer=None):

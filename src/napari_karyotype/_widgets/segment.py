@@ -27,7 +27,7 @@ from napari_karyotype._widgets._common import (
     find_layer,
     guarded,
     info,
-    layer_image,
+    layer_karyogram,
     layer_labels,
     notify_error,
     require_layer,
@@ -189,7 +189,8 @@ class SegmentWidget(ViewerWidget):
 
         if self.worker is not None:
             raise KaryotypeError("a segmentation is already running: wait or cancel it")
-        image = layer_image(self.image.value)
+        karyogram = layer_karyogram(self.image.value)
+        image = karyogram.image
         rows_layer = require_layer(self.rows.value, "Shapes", "rows")
         target = find_layer(self.viewer, LABELS_LAYER, "Labels")
         one = len(rows_layer.selected_data) == 1 and target is not None
@@ -208,8 +209,11 @@ class SegmentWidget(ViewerWidget):
                 self._relay.value.emit((int(done), int(total), snapshot))
 
         def work():
+            from napari_karyotype.segmentation.page import clean_page
+
+            # Numbers, lines, frames and marks out first (as the rows were proposed).
             return segment(
-                image,
+                clean_page(image, karyogram.chroma).image,
                 shapes,
                 labels=previous,
                 progress=progress,

@@ -111,6 +111,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     f = max(1, min(h, w) // PAGE_PIXELS)
     ink = _pool(ink_full, f, np.max)
     col = None if chroma is None else _pool(np.where(ink_full, chroma, 0), f, np.max)
+    grey = _pool(flat, f, np.min)
     sh, sw = ink.shape
     # A ruled line runs longer than any chromosome is wide (a twelfth of the page) and is far
     # thinner than its own length.
@@ -125,6 +126,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     furniture = lines.copy()
     objects = []
     width = 0.0
+    blocks = None
     if n:
         areas = np.bincount(lab.ravel(), minlength=n + 1)
         boxes = ndi.find_objects(lab)
@@ -143,16 +145,26 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
             bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
             if col is not None and float(np.median(col[sl][m])) > COLOUR_CHROMA:
                 continue  # a coloured mark
-            big = areas[i] > 6 * ref_area
-            across = bw > 0.6 * sw or bh > 0.6 * sh
-            if big and (areas[i] > 0.85 * bh * bw or across):
-                continue  # a banner, a shaded panel, the page around frames
+            if areas[i] > 6 * ref_area and (
+                areas[i] > 0.85 * bh * bw  # a banner, a shaded panel, an empty frame
+                or ((bw > 0.6 * sw or bh > 0.6 * sh) and _uniform(grey[sl][m], level))
+            ):
+                continue  # (chromosomes strung along a rule are banded, never uniform)
             if areas[i] < 0.25 * ref_area and near_line[sl][m].any():
                 continue  # a tick or junction left on a line, smaller than any chromosome
             drop[i] = False
+            tail = _appendages(m, ref_r)
+            if tail.any():  # an arrow or a line stub ending on the chromosome
+                furniture[sl] |= tail
+                m = m & ~tail
             objects.append((sl, m))
         furniture |= drop[lab]
         width = 2.0 * ref_r * f
+        # Blocks the shading correction hid (a banner along the border is as wide as its
+        # window): the same block rule on the uncorrected image.
+        raw = _pool(image, f, np.min)
+        raw_level, raw_noise = background_level(raw)
+        blocks = _blocks(raw < raw_level - max(4 * raw_noise, 0.04), raw, raw_level, ref_area)
     cleaned = image.copy()
     if furniture.any():
         big = np.repeat(np.repeat(furniture, f, axis=0), f, axis=1)[:h, :w]
@@ -166,10 +178,61 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         furniture = paint
     else:
         furniture = np.zeros((h, w), bool)
+    if blocks is not None and blocks.any():
+        blocks = np.repeat(np.repeat(blocks, f, axis=0), f, axis=1)[:h, :w]
+        blocks = _grow(blocks)
+        cleaned[blocks] = float(np.median(image[~blocks]))
+        furniture = furniture | blocks
     page = Page(cleaned, furniture, width)
     page.count = len(objects)
     page.warnings = page_warnings(objects, len(objects))
     return page
+
+
+def _appendages(m: np.ndarray, ref_r: float) -> np.ndarray:
+    """Thin, long pieces hanging off a component (an arrow's shaft and head, a line's stub): what
+    an opening by half a chromosome width takes away, in pieces longer than a chromosome is wide
+    that fill little of their box. Rounded ends and corners are short and stay."""
+    size = int(ref_r)
+    if size < 3:
+        return np.zeros(m.shape, bool)
+    residue = m & ~_grow(_thick(np.pad(m, size), size)[size:-size, size:-size])
+    lab, n = ndi.label(residue, structure=np.ones((3, 3), bool))
+    out = np.zeros(m.shape, bool)
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    for j, sl in enumerate(ndi.find_objects(lab), 1):
+        extent = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+        if extent > 4 * ref_r and areas[j] < 0.35 * ref_r * extent:
+            out[sl] |= lab[sl] == j
+    return out
+
+
+def _blocks(mask: np.ndarray, grey: np.ndarray, level: float, ref_area: float) -> np.ndarray:
+    """Components of ``mask`` far larger than a chromosome that fill their box (banners) or reach
+    across the page evenly grey."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    out = np.zeros(mask.shape, bool)
+    if n == 0 or ref_area <= 0:
+        return out
+    sh, sw = mask.shape
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    for i, sl in enumerate(ndi.find_objects(lab), 1):
+        if areas[i] <= 6 * ref_area:
+            continue
+        m = lab[sl] == i
+        bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        if areas[i] > 0.85 * bh * bw or (
+            (bw > 0.6 * sw or bh > 0.6 * sh) and _uniform(grey[sl][m], level)
+        ):
+            out[sl] |= ndi.binary_fill_holes(m)  # with the text printed on it
+    return out
+
+
+def _uniform(values: np.ndarray, level: float) -> bool:
+    """True for an evenly grey area (a page or banner), not a banded chromosome: its spread is
+    small against its depth below the background."""
+    p10, p50, p90 = np.percentile(values, [10, 50, 90])
+    return bool(p90 - p10 < 0.3 * max(level - p50, 1e-3))
 
 
 def _weighted_radius(ids, radius: dict, areas) -> float:

@@ -1,0 +1,200 @@
+"""Page analysis: furniture of real karyogram pages goes, chromosomes stay; odd pages are named.
+
+The pages are drawn here: the ideogram-drawn karyogram (``samples.synthetic``, X at the end of
+row 2) with a title, an arrow, red pair numbers and a grey banner added; a light-on-dark framed
+page with one frame per pair and brightness differing frame to frame; a metaphase (the same
+chromosomes strewn at random angles); two karyograms side by side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage as ndi
+
+from napari_karyotype.image.io import as_karyogram
+from napari_karyotype.samples.synthetic import synthetic_karyogram
+from napari_karyotype.segmentation.contours import segment
+from napari_karyotype.segmentation.metrics import match_labels
+from napari_karyotype.segmentation.page import clean_page
+from napari_karyotype.segmentation.rows import propose_rows
+
+TOP, BOTTOM = 80, 160
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return synthetic_karyogram(seed=1)
+
+
+def _font(size):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: one small bitmap font
+        return ImageFont.load_default()
+
+
+@pytest.fixture(scope="module")
+def furnished(drawn):
+    """``(rgb page, true labels, masks of title, banner, red numbers, arrow)``."""
+    h, w = drawn.image.shape
+    page = np.full((h + TOP + BOTTOM, w, 3), 255, np.uint8)
+    page[TOP : TOP + h] = drawn.image[..., None]
+    truth = np.zeros(page.shape[:2], np.int32)
+    truth[TOP : TOP + h] = drawn.labels
+    layers = {}
+    base = Image.fromarray(page)
+    draw = ImageDraw.Draw(base)
+    draw.text((40, 15), "46,XY  karyotype  case 117  G-banding 550", fill=(0, 0, 0), font=_font(40))
+    draw.rectangle([0, h + TOP + 40, w - 1, h + TOP + BOTTOM - 1], fill=(150, 150, 150))
+    draw.text(
+        (40, h + TOP + 60), "Laboratory of Cytogenetics", fill=(255, 255, 255), font=_font(40)
+    )
+    for i, x in enumerate(range(100, w - 100, 200)):
+        draw.text((x, h + TOP + 2), str(i + 1), fill=(220, 0, 0), font=_font(32))
+    # An arrow whose head touches nothing and whose shaft ends on chromosome 5.
+    draw.line([(w - 300, 120), (w - 120, 200)], fill=(0, 0, 0), width=4)
+    draw.polygon([(w - 300, 120), (w - 270, 122), (w - 285, 140)], fill=(0, 0, 0))
+    rgb = np.asarray(base).copy()
+    dark = rgb.min(axis=-1) < 128
+    layers["title"] = dark.copy()
+    layers["title"][TOP:] = False
+    layers["banner"] = np.zeros(dark.shape, bool)
+    layers["banner"][h + TOP + 40 :] = True
+    spread = rgb.max(axis=-1).astype(int) - rgb.min(axis=-1)
+    layers["red"] = spread > 100
+    arrow = np.zeros(dark.shape, bool)
+    arrow[100:210, w - 310 : w - 110] = True
+    layers["arrow"] = arrow & dark & (truth == 0)
+    return rgb, truth, layers
+
+
+def test_furniture_goes_and_chromosomes_stay(furnished):
+    rgb, truth, layers = furnished
+    k = as_karyogram(rgb)
+    assert k.chroma is not None
+    page = clean_page(k.image, k.chroma)
+    chrom = truth > 0
+    assert (page.furniture & chrom).sum() <= 0.005 * chrom.sum()
+    for name, mask in layers.items():
+        assert (page.furniture & mask).sum() >= 0.85 * mask.sum(), name
+    assert page.warnings == []
+    rows = propose_rows(page.image, clean=False)
+    assert len(rows) == 4
+    labels = segment(page.image, rows)
+    f1, iou = match_labels(truth, labels)
+    assert labels.max() == 46 and f1 >= 0.99 and iou >= 0.9
+
+
+def test_propose_rows_cleans_the_page_itself(furnished):
+    rgb, truth, _ = furnished
+    k = as_karyogram(rgb)
+    rows = propose_rows(k.image, chroma=k.chroma)
+    assert len(rows) == 4
+    for _, v in rows:  # every row lies in the karyogram, none on the title or the banner
+        assert v[:, 0].min() >= TOP - 10 and v[:, 0].max() <= truth.shape[0] - BOTTOM + 40
+
+
+def _framed(drawn, brightness=(1.0, 0.75, 0.55)):
+    """A light-on-dark page, one frame per pair (tick marks on its sides), the pairs' contrast
+    differing frame to frame; returns ``(uint8 image, true labels, frame-line mask)``."""
+    depth = 255.0 - drawn.image.astype(float)
+    by_class: dict[str, list[int]] = {}
+    for lab, cls in drawn.classes.items():
+        by_class.setdefault(cls, []).append(lab)
+    boxes = ndi.find_objects(drawn.labels)
+    lines = np.zeros(drawn.image.shape, bool)
+    for j, labs in enumerate(by_class.values()):
+        r0 = min(boxes[i - 1][0].start for i in labs) - 10
+        r1 = max(boxes[i - 1][0].stop for i in labs) + 8
+        c0 = min(boxes[i - 1][1].start for i in labs) - 10
+        c1 = max(boxes[i - 1][1].stop for i in labs) + 10
+        r0, c0 = max(r0, 0), max(c0, 0)
+        r1, c1 = min(r1, depth.shape[0] - 2), min(c1, depth.shape[1] - 2)
+        depth[r0:r1, c0:c1] *= brightness[j % len(brightness)]
+        lines[r0 : r0 + 2, c0:c1] = lines[r1 - 2 : r1, c0:c1] = True
+        lines[r0:r1, c0 : c0 + 2] = lines[r0:r1, c1 - 2 : c1] = True
+        mid = (r0 + r1) // 2
+        lines[mid : mid + 2, c0 - 6 : c0 + 6] = lines[mid : mid + 2, c1 - 6 : c1 + 6] = True
+    lines &= drawn.labels == 0
+    light = np.clip(depth, 0, 255)
+    light[lines] = 200
+    return light.astype(np.uint8), drawn.labels, lines
+
+
+def test_framed_light_on_dark_page(drawn):
+    image, truth, lines = _framed(drawn)
+    k = as_karyogram(image)
+    assert k.inverted
+    page = clean_page(k.image)
+    assert (page.furniture & lines).sum() >= 0.9 * lines.sum()
+    assert (page.furniture & (truth > 0)).sum() <= 0.005 * (truth > 0).sum()
+    rows = propose_rows(page.image, clean=False)
+    assert len(rows) == 4
+    labels = segment(page.image, rows)
+    f1, _ = match_labels(truth, labels)
+    assert labels.max() == 46 and f1 >= 0.98
+
+
+def _metaphase(drawn, seed=0):
+    """The karyogram's chromosomes strewn at random angles over a page (no rows)."""
+    from skimage.transform import rotate
+
+    rng = np.random.default_rng(seed)
+    page = np.full((1400, 1400), 250, np.uint8)
+    taken = np.zeros(page.shape, bool)
+    for lab, sl in enumerate(ndi.find_objects(drawn.labels), 1):
+        m = np.pad(drawn.labels[sl] == lab, 20)
+        crop = np.pad(drawn.image[sl].astype(float), 20, constant_values=250)
+        crop = np.where(m, crop, 250.0)
+        angle = rng.uniform(0, 180)
+        m = rotate(m.astype(float), angle, resize=True, order=0) > 0.5
+        crop = rotate(crop, angle, resize=True, order=1, cval=250)
+        for _ in range(200):
+            y = int(rng.integers(0, page.shape[0] - m.shape[0]))
+            x = int(rng.integers(0, page.shape[1] - m.shape[1]))
+            spot = (slice(y, y + m.shape[0]), slice(x, x + m.shape[1]))
+            if not (taken[spot] & ndi.binary_dilation(m, iterations=6)).any():
+                page[spot][m] = crop[m].astype(np.uint8)
+                taken[spot] |= m
+                break
+    return page
+
+
+def test_metaphase_is_named_not_counted(drawn):
+    page = clean_page(as_karyogram(_metaphase(drawn)).image)
+    assert any("metaphase" in w for w in page.warnings)
+    assert clean_page(as_karyogram(drawn.image).image).warnings == []
+
+
+def test_two_karyograms_side_by_side_are_named(drawn):
+    two = np.hstack([drawn.image, np.full((drawn.image.shape[0], 60), 255, np.uint8), drawn.image])
+    page = clean_page(as_karyogram(two).image)
+    assert len(page.warnings) == 1 and "more than one karyogram" in page.warnings[0]
+
+
+def test_analyze_says_so_in_one_line_and_in_the_summary(drawn, bundled_classifier, tmp_path):
+    import imageio.v3 as iio
+
+    from napari_karyotype.pipeline.analyze import analyze_files
+
+    two = np.hstack([drawn.image, np.full((drawn.image.shape[0], 60), 255, np.uint8), drawn.image])
+    iio.imwrite(tmp_path / "two.png", two)
+    iio.imwrite(tmp_path / "one.png", drawn.image)
+
+    class Log:
+        text = ""
+
+        def write(self, s):
+            Log.text += s
+
+    summary, failures = analyze_files([tmp_path], tmp_path / "out", classifier=bundled_classifier,
+                                      log=Log())  # fmt: skip
+    assert failures == []
+    names = summary["file"].map(lambda f: f.split("/")[-1])
+    flags = dict(zip(names, summary["flags"].fillna(""), strict=True))
+    assert "more than one karyogram" in flags["two.png"]
+    assert "page:" not in flags["one.png"]
+    warned = [line for line in Log.text.splitlines() if "more than one karyogram" in line]
+    assert len(warned) == 1 and "two.png" in warned[0]
