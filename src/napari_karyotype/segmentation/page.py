@@ -189,6 +189,30 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     return page
 
 
+def local_contrast(image: np.ndarray, *, most_gain: float = 4.0) -> np.ndarray:
+    """A dark-on-light image whose faint regions (a pale frame, an unevenly exposed pair) are
+    deepened to the contrast of the page's darkest ones: each pixel's depth below the background
+    is scaled by the page's peak depth over the peak depth around it (an eighth of the page),
+    by at most ``most_gain``. Empty background (peak within the noise) is left alone."""
+    from napari_karyotype.segmentation.rows import background_level
+
+    image = np.asarray(image, dtype=np.float32)
+    level, noise = background_level(image)
+    depth = np.clip(level - image, 0.0, None)
+    h, w = image.shape
+    f = max(1, min(h, w) // 200)
+    small = _pool(depth, f, np.max)
+    top = float(np.percentile(small[small > 0], 99)) if (small > 0).any() else 0.0
+    floor = max(8 * noise, 0.04)
+    if top <= floor:
+        return image
+    peak = ndi.maximum_filter(small, size=max(3, min(small.shape) // 8))
+    peak = ndi.uniform_filter(peak, size=max(3, min(small.shape) // 16))
+    gain = np.where(peak > floor, np.clip(top / np.maximum(peak, 1e-6), 1.0, most_gain), 1.0)
+    gain = np.repeat(np.repeat(gain, f, axis=0), f, axis=1)[:h, :w]
+    return np.clip(level - depth * gain, 0.0, 1.0).astype(np.float32)
+
+
 def _appendages(m: np.ndarray, ref_r: float) -> np.ndarray:
     """Thin, long pieces hanging off a component (an arrow's shaft and head, a line's stub): what
     an opening by half a chromosome width takes away, in pieces longer than a chromosome is wide

@@ -111,7 +111,10 @@ def propose_rows(
         from napari_karyotype.segmentation.page import clean_page
 
         image = clean_page(image, chroma).image
-    image = flatten_background(image)
+    from napari_karyotype.segmentation.page import local_contrast
+
+    # Per-region contrast first: a pale frame or pair must count as much as a dark one.
+    image = local_contrast(flatten_background(image))
     loose, core = foreground_masks(image)
     level, noise = background_level(image)
     foreground_threshold = level - max(4 * noise, 0.04)
