@@ -134,15 +134,19 @@ def run_one(path: Path, segment_only: bool, classifier):
     from napari_karyotype.image.io import read_karyogram
     from napari_karyotype.pipeline.analyze import analyze_image, resolve_rows
 
-    if segment_only:
+    if segment_only:  # what analyze does up to the labels
         from napari_karyotype.segmentation.contours import segment
-        from napari_karyotype.segmentation.page import clean_page
 
         k = read_karyogram(path)
-        page = clean_page(k.image, k.chroma)
-        flags = list(page.warnings)
-        image = page.image
-        rows = resolve_rows("auto", image, clean=False)
+        image, flags, rows = k.image, [], None
+        try:
+            from napari_karyotype.segmentation.page import clean_page
+        except ImportError:  # a version without page analysis (a baseline)
+            rows = resolve_rows("auto", image)
+        else:
+            page = clean_page(k.image, k.chroma)
+            image, flags = page.image, list(page.warnings)
+            rows = resolve_rows("auto", image, clean=False)
         labels = np.asarray(segment(image, rows), np.int32)
         return image, labels, flags, rows
     result = analyze_image(path, classifier=classifier)
