@@ -322,6 +322,36 @@ def _background(image: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return local.astype(np.float32)
 
 
+def _split_sideways(objects) -> bool:
+    """True if an empty vertical band (no object's box) runs top to bottom through the middle
+    half of the page with a third of the objects or more on either side, wider by half than any
+    other such band between objects (the gaps between pairs): pages side by side."""
+    if not objects:
+        return False
+    left_edge = min(sl[1].start for sl, _ in objects)
+    right = max(sl[1].stop for sl, _ in objects)
+    used = np.zeros(right, bool)
+    for sl, _ in objects:
+        used[sl[1].start : sl[1].stop] = True
+    starts = np.array([sl[1].start for sl, _ in objects])
+    empty, n_runs = ndi.label(~used[left_edge:])
+    if n_runs == 0:
+        return False
+    runs = [(r.start + left_edge, r.stop + left_edge) for (r,) in ndi.find_objects(empty)]
+    lengths = np.array([b - a for a, b in runs])
+    for k, (a, b) in enumerate(runs):
+        mid = (a + b) / 2
+        left_n = int(np.sum(starts < mid))
+        if not (right / 4 <= mid <= 3 * right / 4) or min(left_n, len(starts) - left_n) < (
+            len(starts) / 3
+        ):
+            continue
+        others = np.delete(lengths, k)
+        if others.size == 0 or lengths[k] >= 1.5 * others.max():
+            return True
+    return False
+
+
 def page_warnings(objects, count: int) -> list[str]:
     """One line per reason the page is not one karyogram: chromosome-like ``objects``
     (``(slice, mask)``) lying in all directions, or more of them than one cell holds."""
@@ -347,7 +377,7 @@ def page_warnings(objects, count: int) -> list[str]:
             f"page: chromosomes lie in all directions ({upright} of {upright + lying} upright): "
             "a metaphase, not a karyogram? draw the rows by hand"
         )
-    if count > ONE_CELL * 46:
+    if count > ONE_CELL * 46 and _split_sideways(objects):
         warnings.append(
             f"page: {count} chromosome-like objects, more than one cell holds: "
             "more than one karyogram? analyse one at a time or draw the rows by hand"
