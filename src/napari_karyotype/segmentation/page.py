@@ -364,7 +364,7 @@ def page_warnings(objects, count: int) -> list[str]:
             continue
         cov = np.cov(np.vstack([rr, cc]).astype(float))
         evals, evecs = np.linalg.eigh(cov)
-        if evals[1] < 6.0 * max(evals[0], 0.25):  # axes under 2.5 : 1: no direction
+        if evals[1] < 4.0 * max(evals[0], 0.25):  # axes under 2 : 1: no direction
             continue
         along_rows = abs(evecs[0, 1])  # the major axis' component along the image's columns
         if along_rows > np.cos(np.radians(30)):
@@ -372,7 +372,9 @@ def page_warnings(objects, count: int) -> list[str]:
         else:
             lying += 1
     warnings = []
-    if upright + lying >= 10 and upright < 0.5 * (upright + lying):
+    # A karyogram's chromosomes stand upright (a bent one has no direction); in a metaphase they
+    # lie every way.
+    if upright + lying >= 5 and lying >= 0.3 * (upright + lying):
         warnings.append(
             f"page: chromosomes lie in all directions ({upright} of {upright + lying} upright): "
             "a metaphase, not a karyogram? draw the rows by hand"
