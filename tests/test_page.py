@@ -197,4 +197,6 @@ def test_analyze_says_so_in_one_line_and_in_the_summary(drawn, bundled_classifie
     assert "more than one karyogram" in flags["two.png"]
     assert "page:" not in flags["one.png"]
     warned = [line for line in Log.text.splitlines() if "more than one karyogram" in line]
-    assert len(warned) == 1 and "two.png" in warned[0]
+    assert len(warned) == 1 and "two.png" in warned[0]  # one line, no karyotype for it
+    iscn = dict(zip(names, summary["iscn"].fillna(""), strict=True))
+    assert iscn["two.png"] == "" and iscn["one.png"].startswith("46,")
