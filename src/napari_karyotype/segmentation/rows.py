@@ -152,6 +152,7 @@ def propose_rows(
         else:
             rows.append([top, bottom, set(ids)])
     boxes = ndi.find_objects(loose_lab)
+    _join_pale(rows, loose_lab, boxes)
     heights = []
     row_boxes = []
     for _, _, ids in rows:
@@ -187,6 +188,26 @@ def propose_rows(
         verts = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float)
         out.append(("rectangle", verts))
     return out
+
+
+def _join_pale(rows: list, loose_lab: np.ndarray, boxes) -> None:
+    """Add to each row the pale chromosomes beside it: components of the faint-edge mask not in
+    any row, at least a fifth of a row member's median size, lying mostly within the row's
+    height (the page furniture is gone, so what is left there is a chromosome too pale for the
+    core mask)."""
+    taken = set().union(*(ids for _, _, ids in rows)) if rows else set()
+    if not taken:
+        return
+    areas = np.bincount(loose_lab.ravel())
+    ref = float(np.median([areas[i] for i in taken]))
+    for i, sl in enumerate(boxes, 1):
+        if sl is None or i in taken or areas[i] < 0.2 * ref:
+            continue
+        top, bottom = sl[0].start, sl[0].stop
+        for row in rows:
+            if min(bottom, row[1]) - max(top, row[0]) >= 0.5 * (bottom - top):
+                row[2].add(i)
+                break
 
 
 def _grow(blocked: np.ndarray) -> int:
