@@ -117,10 +117,9 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     # thinner than its own length.
     long = max(15, min(sh, sw) // 12)
     lines = ruled_lines(ink, long, max(3, long // 8))
-    ref_r, _ = _reference(ink & ~lines)
     # A grid (frames side by side, the page around them) is one component reaching across the
     # page both ways and filling little of it: what of it is thinner than a chromosome goes.
-    lines |= _grid(ink & ~lines, max(3, int(1.6 * ref_r)))
+    lines |= _grid(ink & ~lines)
     rest = ink & ~lines
     lab, n = ndi.label(rest, structure=np.ones((3, 3), bool))
     furniture = lines.copy()
@@ -153,12 +152,13 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
             if areas[i] < 0.25 * ref_area and near_line[sl][m].any():
                 continue  # a tick or junction left on a line, smaller than any chromosome
             drop[i] = False
-            tail = _appendages(m, ref_r)
-            if tail.any():  # an arrow or a line stub ending on the chromosome
-                furniture[sl] |= tail
-                m = m & ~tail
             objects.append((sl, m))
         furniture |= drop[lab]
+        # An arrow or a line stub ending on a chromosome.
+        tail = _appendages(rest & ~furniture, ref_r)
+        if tail.any():
+            furniture |= tail
+            objects = [(sl, m & ~tail[sl]) for sl, m in objects]
         width = 2.0 * ref_r * f
         # Blocks the shading correction hid (a banner along the border is as wide as its
         # window): the same block rule on the uncorrected image.
@@ -282,18 +282,22 @@ def _reference(mask: np.ndarray) -> tuple[float, np.ndarray]:
     return _weighted_radius(ids, radius, areas), lab
 
 
-def _grid(mask: np.ndarray, thick: int) -> np.ndarray:
-    """The parts thinner than ``thick`` of components reaching across 60 % of the page both ways
-    while filling under half of their box (frame grids, the page between frames)."""
+def _grid(mask: np.ndarray) -> np.ndarray:
+    """The parts thinner than 0.8 typical chromosome widths of components reaching across 60 %
+    of the page both ways while filling under half of their box (frame grids, the page between
+    frames)."""
     lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     out = np.zeros(mask.shape, bool)
     if n == 0:
         return out
     sh, sw = mask.shape
     areas = np.bincount(lab.ravel(), minlength=n + 1)
+    thick = None
     for i, sl in enumerate(ndi.find_objects(lab), 1):
         bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
         if bh > 0.6 * sh and bw > 0.6 * sw and areas[i] < 0.5 * bh * bw:
+            if thick is None:  # the typical chromosome's, measured once and only if needed
+                thick = max(3, int(1.6 * _reference(mask)[0]))
             m = lab[sl] == i
             out[sl] |= m & ~_thick(m, thick)
     return out

@@ -192,7 +192,8 @@ def propose_rows(
 
 def _join_pale(rows: list, loose_lab: np.ndarray, boxes) -> None:
     """Add to each row the pale chromosomes beside it: components of the faint-edge mask not in
-    any row, at least a fifth of a row member's median size, lying mostly within the row's
+    any row, at least a fifth of a row member's median size and 0.6 of its median inradius
+    (not a thin remnant of a line or mark), lying mostly within the row's
     height (the page furniture is gone, so what is left there is a chromosome too pale for the
     core mask)."""
     taken = set().union(*(ids for _, _, ids in rows)) if rows else set()
@@ -200,9 +201,18 @@ def _join_pale(rows: list, loose_lab: np.ndarray, boxes) -> None:
         return
     areas = np.bincount(loose_lab.ravel())
     ref = float(np.median([areas[i] for i in taken]))
+
+    def inradius(i: int) -> float:
+        return float(ndi.distance_transform_edt(np.pad(loose_lab[boxes[i - 1]] == i, 1)).max())
+
+    ref_r = None
     for i, sl in enumerate(boxes, 1):
         if sl is None or i in taken or areas[i] < 0.2 * ref:
             continue
+        if ref_r is None:
+            ref_r = float(np.median([inradius(j) for j in taken]))
+        if inradius(i) < 0.6 * ref_r:
+            continue  # a remnant of a line or a mark, not a chromosome
         top, bottom = sl[0].start, sl[0].stop
         for row in rows:
             if min(bottom, row[1]) - max(top, row[0]) >= 0.5 * (bottom - top):
