@@ -100,7 +100,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     ``chroma``: per-pixel colourfulness of the original (``io.Karyogram.chroma``), None for a
     grey image. Returns a :class:`Page`; the image comes back unchanged where nothing is found.
     """
-    from napari_karyotype.segmentation.rows import background_level, flatten_background
+    from napari_karyotype.segmentation.background import background_level, flatten_background
 
     image = np.asarray(image, dtype=np.float32)
     h, w = image.shape
@@ -194,7 +194,7 @@ def local_contrast(image: np.ndarray, *, most_gain: float = 4.0) -> np.ndarray:
     deepened to the contrast of the page's darkest ones: each pixel's depth below the background
     is scaled by the page's peak depth over the peak depth around it (an eighth of the page),
     by at most ``most_gain``. Empty background (peak within the noise) is left alone."""
-    from napari_karyotype.segmentation.rows import background_level
+    from napari_karyotype.segmentation.background import background_level
 
     image = np.asarray(image, dtype=np.float32)
     level, noise = background_level(image)
