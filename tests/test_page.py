@@ -200,3 +200,29 @@ def test_analyze_says_so_in_one_line_and_in_the_summary(drawn, bundled_classifie
     assert len(warned) == 1 and "two.png" in warned[0]  # one line, no karyotype for it
     iscn = dict(zip(names, summary["iscn"].fillna(""), strict=True))
     assert iscn["two.png"] == "" and iscn["one.png"].startswith("46,")
+
+
+def _shared(name):
+    import os
+    from pathlib import Path
+
+    roots = [Path(__file__).parents[2] / "shared" / "data"]
+    if os.environ.get("NAPARI_KARYOTYPE_DATA"):
+        env = Path(os.environ["NAPARI_KARYOTYPE_DATA"])
+        roots[:0] = [env, env / "data", env.parent]
+    for root in roots:
+        if (root / "real-karyograms" / name).exists():
+            return root / "real-karyograms" / name
+    pytest.skip(f"{name} not in the shared data")
+
+
+def test_real_framed_page_keeps_its_chromosomes():
+    """A tool's light-on-dark karyogram (an outer frame around one frame per pair): the frames
+    go, not the page they enclose; one label per chromosome."""
+    from napari_karyotype.image.io import read_karyogram
+
+    k = read_karyogram(_shared("karyo_be7_auto_from_original32_framed_lightondark.jpg"))
+    page = clean_page(k.image, k.chroma)
+    assert page.furniture.mean() < 0.1 and page.warnings == []
+    labels = segment(page.image, propose_rows(page.image, clean=False))
+    assert labels.max() == 46

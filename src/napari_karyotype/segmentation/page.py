@@ -245,10 +245,10 @@ def _blocks(mask: np.ndarray, grey: np.ndarray, level: float, ref_area: float) -
             continue
         m = lab[sl] == i
         bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
-        if areas[i] > 0.85 * bh * bw or (
-            (bw > 0.6 * sw or bh > 0.6 * sh) and _uniform(grey[sl][m], level)
-        ):
-            out[sl] |= ndi.binary_fill_holes(m)  # with the text printed on it
+        if areas[i] > 0.85 * bh * bw:  # a banner, with the text printed on it
+            out[sl] |= ndi.binary_fill_holes(m)
+        elif (bw > 0.6 * sw or bh > 0.6 * sh) and _uniform(grey[sl][m], level):
+            out[sl] |= m  # an evenly grey area or frame across the page (not what it encloses)
     return out
 
 
