@@ -9,12 +9,11 @@ import pytest
 from napari_karyotype.cell.features import COLUMNS
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.pipeline.analyze import (
-    analyze_files,
     analyze_image,
-    collect_images,
     score,
     write_outputs,
 )
+from napari_karyotype.pipeline.files import analyze_files, collect_images
 
 ACCURACY_CELLS = ("C171543.044", "161923.054", "173449.035", "162004.003")
 """Four cells of four cases (two 46,XY, two 46,XX)."""

@@ -18,7 +18,7 @@ import pytest
 import tifffile
 
 from napari_karyotype.cli import main
-from napari_karyotype.pipeline.analyze import analyze_files
+from napari_karyotype.pipeline.files import analyze_files
 
 STEMS = ("cell_a", "cell_b", "cell_c")
 CLASSES = "both"  # a per-image option other than the default: every path must pass it on

@@ -177,7 +177,7 @@ def test_two_karyograms_side_by_side_are_named(drawn):
 def test_analyze_says_so_in_one_line_and_in_the_summary(drawn, bundled_classifier, tmp_path):
     import imageio.v3 as iio
 
-    from napari_karyotype.pipeline.analyze import analyze_files
+    from napari_karyotype.pipeline.files import analyze_files
 
     two = np.hstack([drawn.image, np.full((drawn.image.shape[0], 60), 255, np.uint8), drawn.image])
     iio.imwrite(tmp_path / "two.png", two)

@@ -59,8 +59,8 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_karyotype.pipeline.analyze import analyze_files
     from napari_karyotype.pipeline.batch import available_cores
+    from napari_karyotype.pipeline.files import analyze_files
 
     summary, failures = analyze_files(
         args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,

@@ -2,7 +2,7 @@
 
 :func:`export_crops` writes each classified chromosome as a 100 x 220 grey GIF named
 ``<cell>.K.chr<N>.<k>invert_pad.gif`` (X and Y as ``chrx``, ``chry``; ``k`` = 1, 2, 3… per class),
-made by the same ``preprocess.chromosome_canvas`` as the classifier's input, so ``dataset
+made by the same ``canvas.chromosome_canvas`` as the classifier's input, so ``datasets
 .load_chromosomes`` and ``napari-karyotype train`` read a relabelled cell unchanged.
 """
 

@@ -334,7 +334,7 @@ def classify_cell(
     """Classify every label of one cell and assign classes over the whole cell.
 
     ``classifier``: a loaded classifier, a model path, or None for the bundled model.
-    ``scale``: the size factor (``preprocess.chromosome_canvas``); None estimates it from the
+    ``scale``: the size factor (``canvas.chromosome_canvas``); None estimates it from the
     cell's own chromosomes against the model's training statistics (:mod:`~.classification.scale`).
     ``verified``: a previous features table (its verified rows are kept exactly) or a mapping
     ``{label: class}``; verified labels are fixed, the assignment of the others takes them as given.

@@ -12,38 +12,22 @@ import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from napari_karyotype import CLASSES
+from napari_karyotype.datasets.record import (  # noqa: F401 (re-exported: the datasets' record)
+    CANVAS_SHAPE,
+    Chromosome,
+    case_of,
+    class_name,
+)
 from napari_karyotype.errors import KaryotypeError
-
-CANVAS_SHAPE = (220, 100)
-"""(height, width) of every dataset image and of the classifier's input canvas."""
 
 _NAME = re.compile(
     r"^(?P<cell>[^/\\]+?)\.K\.chr(?P<cls>\d{1,2}|x|y)\.(?P<homolog>\d+)\s*(?P<rest>[^/\\]*)\.gif$",
     re.IGNORECASE,
 )
-_ALIASES = {"23": "X", "24": "Y", "X": "X", "Y": "Y"}
-
-
-def class_name(token: str) -> str:
-    """Normalise a class token (``1``…``22``, ``23``/``x``, ``24``/``y``) to a class name."""
-    token = token.strip().upper()
-    if token.startswith("CHR"):
-        token = token[3:]
-    token = _ALIASES.get(token, token.lstrip("0") or "0")
-    if token not in CLASSES:
-        raise KaryotypeError(f"unknown chromosome class {token!r}")
-    return token
-
-
-def case_of(cell: str) -> str:
-    """The case (patient) of a cell id: the part before the first dot, upper-cased."""
-    return cell.split(".", 1)[0].upper()
 
 
 def parse_name(filename: str) -> tuple[str, str, int, bool] | None:
@@ -60,25 +44,6 @@ def parse_name(filename: str) -> tuple[str, str, int, bool] | None:
         return None
     duplicate = m["rest"].lower().count("invert_pad") > 1
     return m["cell"], cls, int(m["homolog"]), duplicate
-
-
-@dataclass
-class Chromosome:
-    """One dataset image: dark chromosome on white, uint8, 220 high x 100 wide."""
-
-    cell: str
-    cls: str
-    homolog: int
-    file: str
-    image: np.ndarray = field(repr=False)
-    source: str = "hu2019"
-    """The laboratory: ``"hu2019"`` (Hu et al. zips) or ``"taichung"`` (VOC boxes)."""
-
-    @property
-    def case(self) -> str:
-        if self.source == "taichung":  # the image id less its last digit
-            return self.cell[:-1].upper()
-        return case_of(self.cell)
 
 
 def decode_gif(data: bytes, name: str) -> np.ndarray:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_karyotype.datasets.chromosomes import CANVAS_SHAPE, Chromosome, class_name
+from napari_karyotype.datasets.record import CANVAS_SHAPE, Chromosome, class_name
 from napari_karyotype.errors import KaryotypeError
 
 SOURCE = "taichung"
