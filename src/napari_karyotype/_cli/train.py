@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="default: the recipe's; lower to fine-tune",
+    )
+    parser.add_argument(
         "--temperature",
         type=float,
         default=None,
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         val_cases=val_cases,
         init=args.init,
         batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
         temperature=args.temperature,
         keep=args.keep,
         repeat=repeat,

@@ -157,6 +157,7 @@ def train(
     val_cases: Sequence[str] | None = None,
     init: str | Path | None = None,
     batch_size: int | None = None,
+    learning_rate: float | None = None,
     temperature: float | None = None,
     time_limit_s: float | None = None,
     keep: str = "best",
@@ -172,7 +173,8 @@ def train(
     after the epoch that passes it (recorded in the side-car). ``keep="last"`` keeps the last
     epoch instead of the best by validation (as a final all-data model must). ``repeat``
     ``{source: n}``: each training chromosome of that source appears n times an epoch (a small
-    source beside a large one). ``checkpoint``: save the model after every epoch (``out``).
+    source beside a large one). ``learning_rate`` replaces the recipe's (lower it to fine-tune
+    gently). ``checkpoint``: save the model after every epoch (``out``).
     """
     keras = import_keras()
 
@@ -193,6 +195,8 @@ def train(
         init_meta = read_model_file(init, load_keras=False)[1]
         arch = init_meta.get("arch", arch)
     recipe = dict(RECIPES[arch])
+    if learning_rate is not None:
+        recipe["learning_rate"] = float(learning_rate)
     epochs = int(epochs if epochs is not None else recipe["epochs"])
     if epochs < 1:
         raise KaryotypeError(f"--epochs must be at least 1, got {epochs}")
