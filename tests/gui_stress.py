@@ -1,6 +1,7 @@
 """Drive a real napari viewer through classifications, edits and re-segmentation (a subprocess).
 
-usage: python gui_stress.py stress SESSIONS | save IMAGE OUT | restore IMAGE OUT
+usage: python gui_stress.py stress SESSIONS | reopen IMAGE ROUNDS | save IMAGE OUT
+       | restore IMAGE OUT
 Prints one line per step; exits 0 only if every step got through.
 """
 
@@ -92,6 +93,31 @@ def stress(sessions: int) -> None:
     print("stress ok", flush=True)
 
 
+def reopen(image, rounds: int) -> None:
+    """Segment, then close every layer and open ``image`` with no idle time between, as a
+    script or File > Open right after closing the layers does; then rows (a notification
+    fades in over the canvas) and segment again.  The old plugin died here (Mesa segfault)."""
+    viewer, app, ws = session()
+    ws["segment"].run()
+    wait(app, ws["segment"])
+    for k in range(rounds):
+        viewer.layers.clear()
+        img = viewer.open(image, plugin="napari-karyotype")[0]
+        for w in ws.values():
+            w.image.value = img
+        ws["rows"].run()
+        if "rows" in viewer.layers:
+            viewer.layers["rows"].selected_data = set()
+        ws["segment"].run()
+        wait(app, ws["segment"])
+        pump(app, 0.3)
+        count = len(np.unique(viewer.layers["chromosomes"].data)) - 1
+        print(f"round {k}: {count} labels", flush=True)
+    viewer.close()
+    pump(app)
+    print("reopen ok", flush=True)
+
+
 def open_image(image):
     import napari
     from qtpy.QtWidgets import QApplication
@@ -153,6 +179,8 @@ if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "stress":
         stress(int(sys.argv[2]))
+    elif mode == "reopen":
+        reopen(sys.argv[2], int(sys.argv[3]))
     elif mode == "save":
         save(sys.argv[2], sys.argv[3])
     else:

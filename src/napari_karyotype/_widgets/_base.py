@@ -5,6 +5,7 @@ from __future__ import annotations
 from magicgui.widgets import ComboBox, Container
 
 from napari_karyotype._widgets._common import first_layer
+from napari_karyotype._widgets.gl_context import guard_layer_removal
 
 
 class ViewerWidget(Container):
@@ -16,6 +17,7 @@ class ViewerWidget(Container):
         # (the layer napari passes to key bindings and events is never a proxy), so keep the viewer.
         self.viewer = getattr(viewer, "__wrapped__", viewer)
         viewer = self.viewer
+        guard_layer_removal(viewer)
         self._pickers: list[tuple[ComboBox, str, str | None]] = []
         events = viewer.layers.events
         for emitter in (events.inserted, events.removed, events.moved):
