@@ -86,7 +86,9 @@ def test_smoke_training_then_evaluation(two_cells, tmp_path, capsys):
 def test_bundled_model_evaluation(two_cells, tmp_path, capsys):
     assert main(["evaluate", *two_cells, "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["top1"] >= 0.95  # trained on these cells: a sanity floor
+    # seen in training: a sanity floor (the multi-source model gives up a little on this
+    # laboratory's cells for the others'; its measured figures are in the model card)
+    assert report["top1"] >= 0.9 and report["top1_assigned"] >= 0.95
     truth = pd.read_csv(tmp_path / "predictions.csv", dtype=str).groupby("cell")["true"]
     from napari_karyotype.cell.assign import iscn_of
 
