@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 
-def test_analyze_prints_only_its_own_lines(tmp_path):
+def test_analyze_prints_only_its_own_lines(data_dir, tmp_path):
     from skimage.io import imsave
 
     from napari_karyotype._sample_data import hu2019_sample

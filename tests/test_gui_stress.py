@@ -25,7 +25,7 @@ def _env():
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
-def test_viewer_survives_repeated_classification():
+def test_viewer_survives_repeated_classification(data_dir):
     run = subprocess.run(
         [sys.executable, "-X", "faulthandler", str(DRIVER), "stress", str(SESSIONS)],
         capture_output=True, text=True, timeout=900, env=_env(),
@@ -36,7 +36,7 @@ def test_viewer_survives_repeated_classification():
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
-def test_viewer_survives_closing_all_layers_then_opening(tmp_path):
+def test_viewer_survives_closing_all_layers_then_opening(data_dir, tmp_path):
     """Close every layer after segmenting and open a karyogram with no idle time between (a
     script, or File > Open right after closing): napari deleted the old layers' GL objects
     outside the canvas's GL context and Mesa segfaulted on a later draw, nearly every time."""
@@ -58,7 +58,7 @@ def test_viewer_survives_closing_all_layers_then_opening(tmp_path):
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
-def test_review_restored_after_a_kill(tmp_path):
+def test_review_restored_after_a_kill(data_dir, tmp_path):
     import numpy as np
     from skimage.io import imsave
 
