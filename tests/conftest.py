@@ -59,6 +59,12 @@ def classifier(cells, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def model(classifier):
+    """Path of the classifier used (the bundled one where it is there), for CLI arguments."""
+    return str(classifier.path)
+
+
+@pytest.fixture(scope="session")
 def bundled_classifier():
     """The bundled classifier; tests that need its accuracy skip where it has not landed."""
     from napari_karyotype.classification.model import bundled_model_path, load_classifier

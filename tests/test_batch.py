@@ -26,11 +26,6 @@ OUTPUTS = ("_labels.tif", ".csv", "_karyogram.png")
 
 
 @pytest.fixture(scope="module")
-def model(classifier):
-    return str(classifier.path)
-
-
-@pytest.fixture(scope="module")
 def karyograms(cells, tmp_path_factory):
     """Three karyograms composed from real cells, as PNG."""
     import imageio.v3 as iio

@@ -14,12 +14,6 @@ from napari_karyotype.cli import main
 
 
 @pytest.fixture(scope="module")
-def model(classifier):
-    """Path of the classifier used (the bundled one where it is there)."""
-    return str(classifier.path)
-
-
-@pytest.fixture(scope="module")
 def karyograms(cells, tmp_path_factory):
     """Two karyograms composed from real cells, saved as PNG and TIFF, and their row shapes."""
     import imageio.v3 as iio
