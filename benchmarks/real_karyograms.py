@@ -28,6 +28,7 @@ import argparse
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -80,12 +81,41 @@ def read_boxes(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return np.array(out, dtype=int).reshape(-1, 4)
 
 
-def match_boxes(labels: np.ndarray, boxes: np.ndarray) -> tuple[int, int]:
-    """``(found with one label, stray labels)`` as defined in the module docstring."""
+def read_box_classes(path: Path) -> list[str]:
+    """The class name of each YOLO box (``classes.txt`` beside the file maps index to name)."""
+    names = (path.parent / "classes.txt").read_text().split()
+    return [names[int(line.split()[0])] for line in path.read_text().splitlines() if line.split()]
+
+
+def expected_classes(path: Path) -> Counter | None:
+    """The karyotype (class -> count) the boxes or the file name state; None if not stated.
+
+    Names state it for ``46XX``/``46XY``/``nf``/``nm`` and Down syndrome with its sex
+    (``47,XY,+21``); a CML karyotype (a translocation) or a sex left unsaid states none.
+    """
+    boxes = path.with_suffix(".txt")
+    if boxes.exists():
+        return Counter(read_box_classes(boxes))
+    name = path.name.lower()
+    sex = "XY" if re.search(r"46,?xy|\dnm_|normalmale", name) else ""
+    sex = sex or ("XX" if re.search(r"46,?xx|\dnf_|normalfemale", name) else "")
+    if not sex or name.startswith("metaphase"):
+        return None
+    out = Counter({str(i): 2 for i in range(1, 23)}) + Counter(sex)
+    if expected_count(path) == 47:
+        out["21"] += 1
+    return out
+
+
+def match_boxes(labels: np.ndarray, boxes: np.ndarray) -> tuple[dict[int, int], int]:
+    """``({box: its one label} of the boxes found with one label, stray labels)``.
+
+    As defined in the module docstring.
+    """
     ids = np.unique(labels)
     ids = ids[ids > 0]
     if ids.size == 0:
-        return 0, 0
+        return {}, 0
     area = np.bincount(labels.ravel(), minlength=int(ids.max()) + 1)[ids]
     inside = np.zeros((len(boxes), len(ids)), np.int64)  # pixels of each label in each box
     for b, (r0, r1, c0, c1) in enumerate(boxes):
@@ -95,14 +125,14 @@ def match_boxes(labels: np.ndarray, boxes: np.ndarray) -> tuple[int, int]:
     best = inside.argmax(axis=0)
     belongs = np.where(inside[best, np.arange(len(ids))] * 2 >= area, best, -1)
     dominant = np.where(inside.max(axis=1) > 0, inside.argmax(axis=1), -1)
-    found = 0
+    found = {}
     for b in range(len(boxes)):
         mine = np.flatnonzero(belongs == b)
         if mine.size != 1:
             continue
         k = int(mine[0])
-        others = [o for o in range(len(boxes)) if o != b and dominant[o] == k]
-        found += not others
+        if not any(o != b and dominant[o] == k for o in range(len(boxes))):
+            found[b] = int(ids[k])
     return found, int(np.sum(belongs < 0))
 
 
@@ -129,8 +159,8 @@ def write_overlay(path: Path, image: np.ndarray, labels: np.ndarray, boxes, rows
     iio.imwrite(path, (np.clip(rgb, 0, 1) * 255).astype(np.uint8))
 
 
-def run_one(path: Path, segment_only: bool, classifier):
-    """``(image, labels, flags, rows)`` of one file through the pipeline."""
+def run_one(path: Path, segment_only: bool, classifier, classes: str = "cnn"):
+    """``(image, labels, flags, rows, {label: assigned class})`` of one file, through analyze."""
     from napari_karyotype.image.io import read_karyogram
     from napari_karyotype.pipeline.analyze import analyze_image, resolve_rows
 
@@ -148,10 +178,13 @@ def run_one(path: Path, segment_only: bool, classifier):
             image, flags = page.image, list(page.warnings)
             rows = resolve_rows("auto", image, clean=False)
         labels = np.asarray(segment(image, rows), np.int32)
-        return image, labels, flags, rows
-    result = analyze_image(path, classifier=classifier)
+        return image, labels, flags, rows, {}
+    kwargs = {} if classes == "default" else {"classes": classes}
+    result = analyze_image(path, classifier=classifier, **kwargs)
     flags = [f for f in result.summary.flags if f.startswith("page:")]
-    return result.image, result.labels, flags, result.rows
+    table = result.features
+    assigned = dict(zip(table["label"].astype(int), table["assigned"].astype(str), strict=True))
+    return result.image, result.labels, flags, result.rows, assigned
 
 
 def main(argv=None) -> None:
@@ -162,6 +195,11 @@ def main(argv=None) -> None:
     parser.add_argument("--match", default="", help="only files whose name contains this")
     parser.add_argument("--segment-only", action="store_true", help="rows + contours, no CNN")
     parser.add_argument("--overlays", default="", help="write <stem>_overlay.png here")
+    parser.add_argument(
+        "--classes",
+        default="default",
+        help="analyze's class source: cnn, layout, both (default: analyze's own default)",
+    )
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -183,19 +221,22 @@ def main(argv=None) -> None:
     if overlays:
         overlays.mkdir(parents=True, exist_ok=True)
     totals: dict[str, dict] = {}
-    print(f"{'file':58s} {'style':9s} labels expect  found/boxes stray  s   flags")
+    print(f"{'file':58s} {'style':9s} labels expect  found/boxes right stray s  class  flags")
     for path in paths:
         kind = style(path)
         expect = expected_count(path)
         t0 = time.perf_counter()
         try:
-            image, labels, flags, rows = run_one(path, args.segment_only, classifier)
+            image, labels, flags, rows, assigned = run_one(
+                path, args.segment_only, classifier, args.classes
+            )
             error = ""
         except Exception as err:  # noqa: BLE001 - a failing image is reported, not fatal
-            image, labels, flags, rows = None, None, [], []
+            image, labels, flags, rows, assigned = None, None, [], [], {}
             error = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
         seconds = time.perf_counter() - t0
-        keys = ("images", "known", "right", "extra", "boxed", "boxes", "found", "stray", "warned")
+        keys = ("images", "known", "right", "extra", "boxed", "boxes", "found", "stray", "warned",
+                "classed", "stated", "karyotype")  # fmt: skip
         t = totals.setdefault(kind, dict.fromkeys(keys, 0))
         t["images"] += 1
         t["warned"] += bool(flags)
@@ -215,15 +256,25 @@ def main(argv=None) -> None:
         if path.with_suffix(".txt").exists():
             boxes = read_boxes(path.with_suffix(".txt"), labels.shape)
             found, stray = match_boxes(labels, boxes)
+            truth = read_box_classes(path.with_suffix(".txt"))
+            classed = sum(assigned.get(lab) == truth[b] for b, lab in found.items())
             t["boxed"] += 1
             t["boxes"] += len(boxes)
-            t["found"] += found
+            t["found"] += len(found)
+            t["classed"] += classed
             t["stray"] += stray
-            box_text = f"{found:3d}/{len(boxes):<3d}     {stray:3d}"
+            box_text = f"{len(found):3d}/{len(boxes):<3d} {classed:3d} {stray:3d}"
+        stated = expected_classes(path)
+        karyotype_text = ""
+        if stated is not None and assigned:
+            t["stated"] += 1
+            right = Counter(assigned.values()) == stated
+            t["karyotype"] += right
+            karyotype_text = "karyotype right" if right else "karyotype wrong"
         exp = "?" if expect is None else str(expect)
         print(
             f"{path.name[:58]:58s} {kind:9s} {n:5d}  {exp:>5s}  {box_text:17s} {seconds:4.1f} "
-            f"{' | '.join(flags)}"
+            f"{karyotype_text:15s} {' | '.join(flags)}"
         )
         sys.stdout.flush()
         if overlays is not None:
@@ -242,6 +293,13 @@ def main(argv=None) -> None:
                 f"  found with one label {t['found']}/{t['boxes']} ({t['found'] / t['boxes']:.1%})"
                 f"  stray {t['stray'] / max(t['boxed'], 1):.2f}/image"
             )
+        if t["boxes"] and t["classed"]:
+            line += (
+                f"  found and classed right {t['classed']}/{t['boxes']}"
+                f" ({t['classed'] / t['boxes']:.1%})"
+            )
+        if t["stated"]:
+            line += f"  karyotype right {t['karyotype']}/{t['stated']}"
         line += f"  page warnings {t['warned']}"
         print(line)
 

@@ -247,3 +247,60 @@ def test_cli_analyze_classes_both_and_layout(cells, bundled_classifier, tmp_path
     with pytest.raises(SystemExit) as exc:
         main([*args, "--out", str(tmp_path / "x"), "--classes", "pairs"])
     assert exc.value.code == 2
+
+
+def _arranged_boxes() -> tuple[dict[int, tuple], dict[int, str]]:
+    """Boxes of a 46,XY karyogram laid out the usual way (X, Y after 22), and their classes."""
+    from napari_karyotype.cell.layout import LAYOUTS, RELATIVE_LENGTH
+
+    boxes, classes = {}, {}
+    for r, row in enumerate(LAYOUTS["X after 22"]):
+        base, x = 200.0 * (r + 1), 20.0
+        for cls in row:
+            for _ in range(1 if cls in ("X", "Y") else 2):
+                h = 8 * RELATIVE_LENGTH[cls]
+                boxes[len(boxes) + 1] = (base - h, x, base, x + 12)
+                classes[len(classes) + 1] = cls
+                x += 20
+            x += 30
+    return boxes, classes
+
+
+def test_a_speck_or_a_piece_between_rows_leaves_the_reading_right():
+    """A mark standing between two rows, or the top piece of a broken X above its row, neither
+    makes a row of its own nor shifts the classes of the chromosomes around it."""
+    boxes, classes = _arranged_boxes()
+    read = read_layout(boxes)
+    assert read.ok and all(read.classes[lab] == cls for lab, cls in classes.items())
+    speck = {**boxes, 99: (548.0, 200.0, 552.0, 204.0)}
+    read = read_layout(speck)
+    assert read.ok, read.message
+    assert all(read.classes[lab] == cls for lab, cls in classes.items())
+    x = next(lab for lab, cls in classes.items() if cls == "X")
+    top, left, bottom, right = boxes[x]
+    broken = {**boxes, x: (top + 15, left, bottom, right), 99: (top, left, top + 13, right)}
+    read = read_layout(broken)
+    assert read.ok, read.message
+    assert read.classes[x] == read.classes[99] == "X"
+    assert all(read.classes[lab] == cls for lab, cls in classes.items())
+
+
+@pytest.mark.data
+def test_auto_classes_take_the_place_and_the_cnn_elsewhere(cells, bundled_classifier):
+    """``classes='auto'`` (the default): on an arranged karyogram every chromosome whose place
+    reads clearly gets that class (the CNN's assignment fits the rest around them); on a handful
+    of chromosomes, which no arrangement reads, the classes are the CNN's."""
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    k = compose_karyogram(_swap(cells[LAYOUT_CELLS[0]], "7", "9"), seed=2)
+    image = k.image.astype(np.float32) / 255
+    table, summary = classify_cell(image, k.labels, classifier=bundled_classifier, layout=True)
+    assigned = dict(zip(table["label"].astype(int), table["assigned"], strict=True))
+    assert sum(assigned[lab] == cls for lab, cls in k.classes.items()) >= 0.99 * len(k.classes)
+    assert (table["layout"] != "").sum() >= 44
+    assert summary.count == 46 and not summary.extra and not summary.missing
+    few = np.where(np.isin(k.labels, list(k.classes)[:8]), k.labels, 0)
+    auto, _ = classify_cell(image, few, classifier=bundled_classifier, layout=True)
+    cnn, _ = classify_cell(image, few, classifier=bundled_classifier)
+    assert (auto["layout"] == "").all()
+    assert list(auto["assigned"]) == list(cnn["assigned"])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from napari_karyotype.cell.layout import CLASS_SOURCES
+
     parser.add_argument(
         "inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="karyogram images, or folders of them"
     )
@@ -28,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="classifier to use (default: the bundled model)",
     )  # fmt: skip
     parser.add_argument(
-        "--classes", choices=("cnn", "layout", "both"), default="cnn",
-        help="classes from the CNN (default), from each chromosome's place in the arranged "
-        "karyogram, or both: CNN classes, those the layout contradicts flagged for review",
+        "--classes", choices=CLASS_SOURCES, default="auto",
+        help="auto (default): each chromosome's place in the arranged karyogram where it reads "
+        "clearly, the CNN elsewhere and on metaphases; cnn; layout; or both: CNN classes, those "
+        "the layout contradicts flagged for review",
     )  # fmt: skip
     where = parser.add_mutually_exclusive_group()
     where.add_argument(

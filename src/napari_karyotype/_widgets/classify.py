@@ -49,6 +49,7 @@ from napari_karyotype._widgets.display import (
     table_of,
 )
 from napari_karyotype.cell.features import LOW_CONFIDENCE
+from napari_karyotype.cell.layout import CLASS_SOURCES
 from napari_karyotype.errors import KaryotypeError
 
 TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified", "layout")
@@ -87,11 +88,10 @@ class ClassifyWidget(ViewerWidget):
         self.model = FileEdit(label="model", mode="r", filter="Keras model (*.keras)")
         self.model.tooltip = "Empty: the bundled CNN. Or a .keras model trained with `train`."
         self.assign = CheckBox(text="per-cell assignment (46 chromosomes, pairs)", value=True)
-        self.classes = ComboBox(
-            label="classes from", choices=("cnn", "layout", "both"), value="cnn"
-        )
+        self.classes = ComboBox(label="classes from", choices=CLASS_SOURCES, value="auto")
         self.classes.tooltip = (
-            "cnn: the classifier. layout: each chromosome's place in an arranged karyogram "
+            "auto: each chromosome's place in an arranged karyogram where it reads clearly, the "
+            "classifier elsewhere (and on metaphases). cnn: the classifier. layout: the place "
             "(rows 1-5 / 6-12 / 13-18 / 19-22, X, Y). both: the classifier's classes, those the "
             "layout contradicts flagged for review. An unreadable layout keeps the CNN's classes."
         )
@@ -390,8 +390,9 @@ class ClassifyWidget(ViewerWidget):
                 assign=assign,
                 verified=previous,
                 progress=progress,
+                layout=source == "auto",
             )
-            if source == "cnn":
+            if source in ("cnn", "auto"):
                 return table, summary, ""
             from napari_karyotype.cell.layout import apply_layout
 

@@ -330,6 +330,7 @@ def classify_cell(
     assign: bool = True,
     verified: pd.DataFrame | Mapping | None = None,
     progress: Progress | None = None,
+    layout: bool = False,
 ) -> tuple[pd.DataFrame, CellSummary]:
     """Classify every label of one cell and assign classes over the whole cell.
 
@@ -338,7 +339,10 @@ def classify_cell(
     cell's own chromosomes against the model's training statistics (:mod:`~.classification.scale`).
     ``verified``: a previous features table (its verified rows are kept exactly) or a mapping
     ``{label: class}``; verified labels are fixed, the assignment of the others takes them as given.
-    ``progress(done, total, what)`` is called between steps.
+    ``progress(done, total, what)`` is called between steps. ``layout``: where the labels stand
+    as an arranged karyogram, a chromosome whose place reads confidently takes that class (the
+    ``layout`` column; :func:`.layout.confident_classes`) and the assignment fits the CNN's
+    classes of the others around them; elsewhere (a metaphase) the CNN's classes stay.
     """
     from napari_karyotype.cell import assign as _assign
     from napari_karyotype.classification import scale as _scale
@@ -385,15 +389,24 @@ def classify_cell(
     features["second_confidence"] = probs[rows, ranked[:, 1]]
     step("assigning classes")
     is_fixed = np.array([int(lab) in fixed for lab in ids])
+    placed = {}
+    if layout:
+        from napari_karyotype.cell.layout import confident_classes
+
+        placed = confident_classes(labels)
+        features["layout"] = [placed.get(int(lab), "") for lab in ids]
     if assign:
         given = probs.copy()
         for i, lab in enumerate(ids):
-            if is_fixed[i]:
+            known = fixed.get(int(lab)) or placed.get(int(lab))
+            if known:
                 given[i] = 0.0
-                given[i, CLASSES.index(fixed[int(lab)])] = 1.0
+                given[i, CLASSES.index(known)] = 1.0
         features["assigned"] = list(_assign.assign_cell(given).classes)
     else:
-        features["assigned"] = features["chromosome"]
+        features["assigned"] = [
+            placed.get(int(lab), c) for lab, c in zip(ids, features["chromosome"], strict=True)
+        ]
     for i, lab in enumerate(ids):
         if is_fixed[i]:
             features.loc[i, "assigned"] = fixed[int(lab)]

@@ -39,7 +39,7 @@ COUNT_COST = {
 }
 """Cost of ``k`` chromosomes in one class's group (absent ``k``: not allowed)."""
 
-CONFIDENT_MARGIN = 2.0
+CONFIDENT_MARGIN = 1.0
 """A chromosome's read is confident when any other class costs at least this much more."""
 
 MAX_COST_PER_CHROMOSOME = 1.0
@@ -80,7 +80,8 @@ def group_rows(boxes: Mapping[int, tuple]) -> list[list[int]]:
 
     Two chromosomes share a row where the middle parts of their vertical extents (the centre
     +- 30 % of the height) overlap, directly or through others; very tall boxes (noise, merged
-    rows) do not join rows and go to the row whose centre is nearest.
+    rows) and specks (:data:`SPECK`) do not make rows and go to the row whose
+    centre is nearest.
     """
     if not boxes:
         return []
@@ -88,9 +89,11 @@ def group_rows(boxes: Mapping[int, tuple]) -> list[list[int]]:
     b = np.array([boxes[i] for i in ids], float)
     h = b[:, 2] - b[:, 0]
     centre = (b[:, 0] + b[:, 2]) / 2
-    tall = h > 2.5 * np.median(h)
+    tall = (h > 2.5 * np.median(h)) | (h < SPECK * np.median(h))
     lo, hi = centre - 0.3 * h, centre + 0.3 * h
     order = [i for i in np.argsort(lo) if not tall[i]]
+    if not order:  # nothing but specks and long lines: each its own judge
+        order, tall = list(np.argsort(lo)), np.zeros_like(tall)
     rows: list[list[int]] = []
     end = -np.inf
     for i in order:
@@ -249,6 +252,10 @@ apart, a legend) is left out rather than making the page unreadable."""
 
 SKIP_COST = 3.0
 
+SPECK = 0.2
+"""An object shorter than this fraction of the typical height is a speck (a mark, a piece of a
+frame, a fragment): it does not make a row of its own."""
+
 THIN = 0.35
 """An object narrower than this fraction of the typical width (or twice as tall as its area
 makes it long) is more likely a line than a chromosome: leaving it out costs little."""
@@ -302,6 +309,34 @@ def read_layout(boxes: Mapping[int, tuple], sizes: Mapping[int, float] | None = 
     if n < 23:
         return LayoutRead(message=f"layout not read: {n} objects are too few for a karyogram")
     rows = group_rows(boxes)
+    # A few objects making a row of their own (a broken chromosome's piece, a mark standing
+    # between rows) may belong to the nearest row: read both ways, keep the cheaper reading.
+    candidates = [[list(r) for r in rows]] + [
+        _join_nearest(boxes, rows, i)
+        for i in range(len(rows))
+        if len(rows[i]) <= MAX_DROPPED and len(rows) > 1
+    ]
+    reads = [_read_rows(boxes, sizes, c) for c in candidates]
+    readable = [r for r in reads if r.ok]
+    return min(readable, key=lambda r: r.cost) if readable else reads[0]
+
+
+def _join_nearest(boxes: Mapping[int, tuple], rows: list[list[int]], small: int) -> list[list[int]]:
+    """``rows`` with row ``small``'s objects moved into the row nearest to each (by centre)."""
+
+    def centre(lab):
+        return (boxes[lab][0] + boxes[lab][2]) / 2
+
+    rest = [list(r) for i, r in enumerate(rows) if i != small]
+    mid = [np.median([centre(x) for x in r]) for r in rest]
+    for lab in rows[small]:
+        rest[int(np.argmin([abs(m - centre(lab)) for m in mid]))].append(lab)
+    return [sorted(r, key=lambda x: (boxes[x][1] + boxes[x][3]) / 2) for r in rest]
+
+
+def _read_rows(boxes, sizes, rows: list[list[int]]) -> LayoutRead:
+    """:func:`read_layout` of objects already grouped into ``rows``."""
+    n = len(boxes)
     dropped = []
     while len(rows) > max(len(v) for v in LAYOUTS.values()) or (
         len(rows) not in {len(v) for v in LAYOUTS.values()} and min(map(len, rows)) <= MAX_DROPPED
@@ -404,8 +439,20 @@ def read_layout_labels(labels: np.ndarray) -> LayoutRead:
     return read_layout(boxes, {k: area[k] / ratio for k in boxes})
 
 
-CLASS_SOURCES = ("cnn", "layout", "both")
-"""Where chromosome classes come from: the CNN, the layout, or the CNN checked by the layout."""
+def confident_classes(labels: np.ndarray) -> dict[int, str]:
+    """``{label: class}`` of the chromosomes whose place in the arrangement reads confidently.
+
+    Empty where the labels do not stand as an arranged karyogram (a metaphase, a partial cell).
+    """
+    read = read_layout_labels(labels)
+    return {lab: cls for lab, cls in read.classes.items() if read.confident.get(lab)}
+
+
+CLASS_SOURCES = ("auto", "cnn", "layout", "both")
+"""Where chromosome classes come from. ``auto``: the layout where a chromosome's place reads
+confidently, the CNN (assigned around those) elsewhere and on pages that are no arranged
+karyogram; ``cnn``: the CNN; ``layout``: the layout over the CNN's; ``both``: the CNN's, checked
+by the layout (disagreements flagged)."""
 
 
 def apply_layout(features, labels: np.ndarray, classes: str = "layout"):
@@ -422,8 +469,8 @@ def apply_layout(features, labels: np.ndarray, classes: str = "layout"):
     if classes not in CLASS_SOURCES:
         raise ValueError(f"classes must be one of {', '.join(CLASS_SOURCES)}, got {classes!r}")
     df = check_features(features)
-    if classes == "cnn":
-        return df, LayoutRead(message="layout not read (CNN classes chosen)")
+    if classes in ("cnn", "auto"):  # auto: read while classifying (features.classify_cell)
+        return df, LayoutRead(message=f"layout not read afterwards ({classes} classes chosen)")
     read = read_layout_labels(labels)
     layout = [
         read.classes.get(int(lab), "") if read.confident.get(int(lab)) else ""

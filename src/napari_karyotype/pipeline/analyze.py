@@ -107,7 +107,7 @@ def analyze_image(
     scale: float | None = None,
     segment_options: dict | None = None,
     progress: Callable[[int, int, str], None] | None = None,
-    classes: str = "cnn",
+    classes: str = "auto",
 ) -> Analysis:
     """Rows, active contours, CNN and per-cell assignment on one karyogram.
 
@@ -115,8 +115,9 @@ def analyze_image(
     ``rows``: ``"auto"``, a napari Shapes CSV path, or shapes. ``classifier``: loaded, a path, or
     None for the bundled model. ``scale``: None estimates it. ``segment_options``: keyword
     arguments of ``contours.segment``. ``progress(done, total, step)`` between the steps.
-    ``classes``: ``"cnn"``, ``"layout"`` or ``"both"`` (``layout.apply_layout``); an unreadable
-    layout keeps the CNN's classes and says so in the summary's flags.
+    ``classes``: ``"auto"`` (the layout where it reads confidently, else the CNN),
+    ``"cnn"``, ``"layout"`` or ``"both"`` (:data:`.layout.CLASS_SOURCES`); with ``layout`` or
+    ``both`` an unreadable layout keeps the CNN's classes and says so in the summary's flags.
     """
     from napari_karyotype.cell import features as _features
     from napari_karyotype.cell.karyogram import arrange_karyogram
@@ -146,9 +147,9 @@ def analyze_image(
         raise KaryotypeError("no chromosomes found inside the rows")
     step(2, "classifying")
     table, summary = _features.classify_cell(
-        img, labels, classifier=classifier, scale=scale, assign=assign
+        img, labels, classifier=classifier, scale=scale, assign=assign, layout=classes == "auto"
     )
-    if classes != "cnn":
+    if classes not in ("cnn", "auto"):
         from napari_karyotype.cell.layout import apply_layout
 
         table, read = apply_layout(table, labels, classes)
@@ -264,7 +265,7 @@ def analyze_one(
     *,
     rows="auto",
     assign: bool = True,
-    classes: str = "cnn",
+    classes: str = "auto",
     classifier=None,
 ) -> dict:
     """Analyse one file and write its outputs and completion marker; returns its summary row.

@@ -91,7 +91,7 @@ def analyze_files(
     model: str | Path | None = None,
     classifier=None,
     log=None,
-    classes: str = "cnn",
+    classes: str = "auto",
     workers: int = 1,
     scheduler: str | None = None,
     resume: bool = False,
