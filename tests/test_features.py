@@ -190,6 +190,51 @@ def test_summarize_reads_numerical_karyotypes(composed):
     assert any("extra" in f for f in s.flags) and any("missing" in f for f in s.flags)
 
 
+def _classified(classes) -> pd.DataFrame:
+    """A features table whose chromosomes have ``classes`` (CNN and assigned)."""
+    df = empty_features(len(classes))
+    df["label"] = range(1, len(classes) + 1)
+    df["chromosome"] = df["assigned"] = list(classes)
+    df["confidence"] = 0.9
+    return check_features(df)
+
+
+def test_a_partial_cell_keeps_its_classes_but_claims_no_karyotype():
+    from napari_karyotype._widgets.classify import summary_text
+    from napari_karyotype.pipeline.files import _progress_line
+
+    s = summarize(_classified(["1", "1", "21"]))
+    assert (s.count, s.iscn, s.extra, s.missing) == (3, "", {}, {})
+    assert s.flags == ["partial cell: 3 chromosomes, no karyotype"]
+    assert s.as_row()["iscn"] == "" and "partial cell" in s.as_row()["flags"]
+    text = summary_text(s)  # what the Classify widget shows
+    assert text.splitlines()[:2] == ["3 chromosomes", "partial cell: 3 chromosomes, no karyotype"]
+    assert "too few copies" not in text and "," not in text.splitlines()[0]
+    line = _progress_line(1, 1, "a.png", {**s.as_row(), "seconds": 0.5})  # the CLI's line
+    assert "a.png: 3 chromosomes, partial cell: 3 chromosomes, no karyotype" in line
+    one = summarize(_classified(["X"]))
+    assert one.iscn == "" and one.flags == ["partial cell: 1 chromosome, no karyotype"]
+    # a near-haploid cell (23 chromosomes) is a karyotype
+    near = summarize(_classified([*CLASSES[:22], "X"]))
+    assert near.iscn.startswith("23,X") and not any("partial" in f for f in near.flags)
+    assert near.missing["1"] == 1
+
+
+def test_three_chromosomes_are_classified_without_a_karyotype(bundled_classifier):
+    """The scale search and the assignment run on a partial cell; each chromosome keeps a
+    class, the cell gets no ISCN string."""
+    from napari_karyotype.image.io import as_karyogram
+    from napari_karyotype.samples.synthetic import synthetic_karyogram
+
+    drawn = synthetic_karyogram(seed=1)
+    keep = [lab for lab, c in drawn.classes.items() if c in ("1", "7", "X")][:3]
+    labels = np.where(np.isin(drawn.labels, keep), drawn.labels, 0)
+    table, summary = classify_cell(as_karyogram(drawn.image).image, labels, bundled_classifier)
+    assert sorted(table["label"]) == sorted(keep) and (table["assigned"] != "").all()
+    assert summary.count == 3 and summary.iscn == "" and summary.scale is not None
+    assert "partial cell: 3 chromosomes, no karyotype" in summary.flags
+
+
 def test_check_features_refuses_broken_tables():
     with pytest.raises(KaryotypeError, match="lacks column"):
         check_features(pd.DataFrame({"label": [1]}))

@@ -137,18 +137,26 @@ def test_framed_light_on_dark_page(drawn):
     assert labels.max() == 46 and f1 >= 0.98
 
 
-def _metaphase(drawn, seed=0):
-    """The karyogram's chromosomes strewn at random angles over a page (no rows)."""
+def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=()):
+    """The karyogram's chromosomes (the first ``keep``) strewn over a page (no rows), at random
+    angles or (``angles`` False) upright, beside interphase ``nuclei``: solid, mottled grey
+    ellipses ``(row, column, semi-axis down, semi-axis across)``."""
     from skimage.transform import rotate
 
     rng = np.random.default_rng(seed)
     page = np.full((1400, 1400), 250, np.uint8)
+    rr, cc = np.mgrid[: page.shape[0], : page.shape[1]]
     taken = np.zeros(page.shape, bool)
-    for lab, sl in enumerate(ndi.find_objects(drawn.labels), 1):
+    for y, x, a, b in nuclei:
+        inside = ((rr - y) / a) ** 2 + ((cc - x) / b) ** 2 <= 1
+        mottle = ndi.gaussian_filter(rng.normal(0, 25, page.shape), 3)
+        page[inside] = np.clip(140 + mottle[inside], 0, 255).astype(np.uint8)
+        taken |= inside
+    for lab, sl in enumerate(ndi.find_objects(drawn.labels)[:keep], 1):
         m = np.pad(drawn.labels[sl] == lab, 20)
         crop = np.pad(drawn.image[sl].astype(float), 20, constant_values=250)
         crop = np.where(m, crop, 250.0)
-        angle = rng.uniform(0, 180)
+        angle = rng.uniform(0, 180) if angles else 0.0
         m = rotate(m.astype(float), angle, resize=True, order=0) > 0.5
         crop = rotate(crop, angle, resize=True, order=1, cval=250)
         for _ in range(200):
@@ -164,8 +172,25 @@ def _metaphase(drawn, seed=0):
 
 def test_metaphase_is_named_not_counted(drawn):
     page = clean_page(as_karyogram(_metaphase(drawn)).image)
-    assert any("metaphase" in w for w in page.warnings)
+    assert len(page.warnings) == 1 and "not an arranged karyogram" in page.warnings[0]
+    assert "lie in all directions" in page.warnings[0] and "metaphase" in page.warnings[0]
     assert clean_page(as_karyogram(drawn.image).image).warnings == []
+
+
+NUCLEI = ((200, 250, 110, 90), (1150, 1100, 100, 120), (250, 1150, 95, 95))
+
+
+def test_nuclei_name_a_metaphase(drawn):
+    """Nuclei are evidence on their own (the chromosomes here stand upright), also where their
+    area sets the page's typical width and the few chromosomes go as marks."""
+    upright = _metaphase(drawn, seed=3, angles=False)
+    assert clean_page(as_karyogram(upright).image).warnings == []
+    page = clean_page(as_karyogram(_metaphase(drawn, seed=3, angles=False, nuclei=NUCLEI)).image)
+    assert len(page.warnings) == 1 and "3 interphase nuclei" in page.warnings[0]
+    for seed in range(3):  # eight chromosomes beside three nuclei, which outweigh them
+        strewn = _metaphase(drawn, seed=seed, keep=8, nuclei=NUCLEI)
+        page = clean_page(as_karyogram(strewn).image)
+        assert len(page.warnings) == 1 and "3 interphase nuclei" in page.warnings[0]
 
 
 def test_two_karyograms_side_by_side_are_named(drawn):
@@ -226,3 +251,51 @@ def test_real_framed_page_keeps_its_chromosomes():
     assert page.furniture.mean() < 0.1 and page.warnings == []
     labels = segment(page.image, propose_rows(page.image, clean=False))
     assert labels.max() == 46
+
+
+@pytest.mark.data
+def test_composed_karyograms_are_not_named(cells):
+    """Karyograms composed of real chromosomes (homologs apart or touching side by side, framed
+    light on dark, small without numbers) are no metaphase."""
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    styles = ({}, {"gap": (0, 1)}, {"frame": True, "light_on_dark": True},
+              {"numbers": False, "scale": 0.6})  # fmt: skip
+    for i, cell in enumerate(list(cells)[:10]):
+        for style in styles:
+            image = compose_karyogram(cells[cell], seed=i, **style).image
+            assert clean_page(as_karyogram(image).image).warnings == [], (cell, style)
+
+
+def _real_pages():
+    folder = _shared("README.md").parent
+    suffixes = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+    pages = [*folder.iterdir(), *(folder / "roboflow").glob("*")]
+    return sorted((p for p in pages if p.suffix.lower() in suffixes), key=lambda p: p.name)
+
+
+def test_real_metaphases_are_named_and_karyograms_are_not():
+    """Every raw metaphase of the shared pages (other laboratories, with and without nuclei) is
+    named in one line; no karyogram of theirs is."""
+    from napari_karyotype.image.io import read_karyogram
+
+    warned = {}
+    for path in _real_pages():
+        k = read_karyogram(path)
+        warned[path.name] = clean_page(k.image, k.chroma).warnings
+    metaphases = [n for n in warned if n.startswith("metaphase_")]
+    assert len(metaphases) >= 10 and len(warned) - len(metaphases) >= 100
+    for name in metaphases:
+        assert len(warned[name]) == 1 and "not an arranged karyogram" in warned[name][0], name
+    assert {n: w for n, w in warned.items() if w and n not in metaphases} == {}
+
+
+def test_real_metaphase_gets_no_karyotype(bundled_classifier):
+    """A metaphase beside nuclei: the page says what it is and no ISCN string is claimed."""
+    from napari_karyotype.pipeline.analyze import analyze_image
+
+    result = analyze_image(
+        _shared("metaphase_heihuifei_18-Y2906.050.O_raw.png"), classifier=bundled_classifier
+    )
+    assert result.summary.iscn == "" and result.warnings
+    assert result.summary.flags[0].startswith("page: not an arranged karyogram")

@@ -130,7 +130,7 @@ def run_headless(
     print(f"napari-karyotype demo (headless): {description}, {truth}, seed {seed}", file=log)
     print(f"  rows found:        {len(result.rows)}", file=log)
     print(f"  chromosomes:       {s.count} segmented (truth {got['n_true']})", file=log)
-    print(f"  karyotype:         {s.iscn} (truth {truth})", file=log)
+    print(f"  karyotype:         {s.iscn or 'none'} (truth {truth})", file=log)
     print(
         f"  mean confidence:   {s.mean_confidence:.2f}; size scale {s.scale or 1.0:.2f}", file=log
     )

@@ -61,7 +61,7 @@ UNDO_STEPS = 100
 
 def summary_text(summary) -> str:
     """The cell summary as a few short lines: count and ISCN, then what looks off."""
-    lines = [f"{summary.count} chromosomes · {summary.iscn}"]
+    lines = [f"{summary.count} chromosomes" + (f" · {summary.iscn}" if summary.iscn else "")]
     if summary.extra:
         extra = ", ".join(f"{c} (+{n})" for c, n in summary.extra.items())
         lines.append(f"too many copies: {extra}")
@@ -452,7 +452,8 @@ class ClassifyWidget(ViewerWidget):
             self.progress.value = self.progress.max
             self.status.value = f"{len(table)} chromosomes classified"
             self.redraw()
-            info(f"classified: {summary.count} chromosomes, {summary.iscn}")
+            said = summary.iscn or "no karyotype (partial cell)"
+            info(f"classified: {summary.count} chromosomes, {said}")
         except Exception as err:  # noqa: BLE001 - every failure becomes one line
             self.status.value = notify_error(err, "Classification")
 

@@ -284,19 +284,34 @@ UNUSUAL_SCALE = 1.5
 magnification, need factors of 0.70 to 1.41 by condensation alone."""
 
 
+FEWEST = 23
+"""Fewer chromosomes than this are a partial cell (a few labels, a crop), not a karyotype: the
+smallest human karyotypes, near-haploid leukaemias, keep 23 or more."""
+
+
 def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary:
-    """Recompute the cell summary from a (possibly user-edited) features table."""
+    """Recompute the cell summary from a (possibly user-edited) features table.
+
+    A partial cell (under :data:`FEWEST` chromosomes) keeps its classes per chromosome but gets
+    no karyotype: an empty ``iscn``, no copy deviations and one flag that says so."""
     from napari_karyotype.cell import assign as _assign
 
     df = check_features(features)
     classes = [c for c in df["assigned"] if c]
-    iscn = _assign.iscn_of(classes) if classes else "0,-"
-    extra, missing = copy_deviations(classes)
+    partial = len(df) < FEWEST
+    if partial:
+        iscn, extra, missing = "", {}, {}
+    else:
+        iscn = _assign.iscn_of(classes)
+        extra, missing = copy_deviations(classes)
     unclassified = int((df["assigned"] == "").sum())
     conf = df["confidence"].to_numpy(float)
     mean_conf = float(np.nanmean(conf)) if np.isfinite(conf).any() else float("nan")
     flags = []
-    if len(df) != 46:
+    if partial:
+        n = len(df)
+        flags.append(f"partial cell: {n} chromosome{'' if n == 1 else 's'}, no karyotype")
+    elif len(df) != 46:
         flags.append(f"{len(df)} chromosomes (46 expected)")
     if unclassified:
         flags.append(f"{unclassified} unclassified")

@@ -159,6 +159,8 @@ def analyze_image(
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
     summary.flags = [*page.warnings, *summary.flags]
+    if page.warnings:  # not one karyogram: no karyotype to claim, the flag says why
+        summary.iscn = ""
     step(3, "arranging the karyogram")
     arranged = arrange_karyogram(img, labels, table)
     seconds["karyogram"] = time.perf_counter() - t3
@@ -281,8 +283,6 @@ def analyze_one(
         write_outputs(result, out_dir, stem)
         seconds = round(time.perf_counter() - t0, 2)
         row = {"file": str(path), **result.summary.as_row(), "seconds": seconds, "error": ""}
-        if result.warnings:  # not one karyogram: no karyotype to report, the flag says why
-            row["iscn"] = ""
         write_done(out_dir, stem, path, row)
     except Exception as err:  # noqa: BLE001 - one bad image must not end a batch
         return {"file": str(path), "error": _one_line(err)}

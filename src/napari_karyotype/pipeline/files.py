@@ -69,8 +69,9 @@ def _progress_line(done: int, total: int, name: str, row: dict) -> str:
         return head + f"skipped: {row['error']}"
     flags = str(row.get("flags") or "").split("; ")
     notes = [f for f in flags if "layout" in f]
-    page = [f for f in flags if f.startswith("page:")]  # not one karyogram: say so instead
-    what = page[0] if page else row["iscn"]
+    # Not one karyogram, or too few chromosomes for one: say so instead of a karyotype.
+    said = [f for f in flags if f.startswith(("page:", "partial cell:"))]
+    what = said[0] if said else row["iscn"]
     text = f"{row['count']} chromosomes, {what} ({row['seconds']:.1f} s)"
     return head + text + "".join(f"; {n}" for n in notes)  # layout unread / disagreements
 

@@ -15,8 +15,9 @@ chromosomes, not by thresholds in pixels:
 * **blocks** (banners, shaded panels, the page around light-on-dark frames): components much larger
   than any chromosome that fill their box or reach across the page.
 
-:func:`page_warnings` says in one line when the page is not one karyogram: chromosomes lying in all
-directions (a raw metaphase) or far more objects than one cell holds (karyograms side by side).
+:func:`page_warnings` says in one line when the page is not one karyogram: a raw metaphase
+(chromosomes lying in all directions, interphase nuclei: :mod:`.metaphase`) or far more objects
+than one cell holds (karyograms side by side).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
+
+from napari_karyotype.segmentation.metaphase import Part, metaphase_warning
 
 COLOUR_CHROMA = 0.12
 """A component whose median chroma (max - min of R, G, B in [0, 1]) exceeds this is a coloured
@@ -123,7 +126,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     rest = ink & ~lines
     lab, n = ndi.label(rest, structure=np.ones((3, 3), bool))
     furniture = lines.copy()
-    objects = []
+    objects, parts = [], []
     width = 0.0
     blocks = None
     if n:
@@ -138,22 +141,31 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         near_line = _grow(lines)
         drop = np.zeros(n + 1, bool)
         drop[ids] = True  # thin marks, unless kept below; specks are left to the contours
+        marks = set()  # coloured marks, blocks, ticks: no evidence of what the page holds
         for i in chrom_ids:
             sl = boxes[i - 1]
             m = lab[sl] == i
             bh, bw = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
             if col is not None and float(np.median(col[sl][m])) > COLOUR_CHROMA:
+                marks.add(i)
                 continue  # a coloured mark
             if areas[i] > 6 * ref_area and (
                 areas[i] > 0.85 * bh * bw  # a banner, a shaded panel, an empty frame
                 or ((bw > 0.6 * sw or bh > 0.6 * sh) and _uniform(grey[sl][m], level))
             ):
+                marks.add(i)
                 continue  # (chromosomes strung along a rule are banded, never uniform)
             if areas[i] < 0.25 * ref_area and near_line[sl][m].any():
+                marks.add(i)
                 continue  # a tick or junction left on a line, smaller than any chromosome
             drop[i] = False
             objects.append((sl, m))
         furniture |= drop[lab]
+        # Everything but the marks tells what the page is: where nuclei took the typical width,
+        # the chromosomes went as thin marks above, yet they are the evidence of a metaphase.
+        parts = [
+            Part(lab[boxes[i - 1]] == i, int(areas[i]), radius[i]) for i in ids if i not in marks
+        ]
         # An arrow or a line stub ending on a chromosome.
         tail = _appendages(rest & ~furniture, ref_r)
         if tail.any():
@@ -185,7 +197,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         furniture = furniture | blocks
     page = Page(cleaned, furniture, width)
     page.count = len(objects)
-    page.warnings = page_warnings(objects, len(objects))
+    page.warnings = page_warnings(objects, len(objects), parts)
     return page
 
 
@@ -356,33 +368,16 @@ def _split_sideways(objects) -> bool:
     return False
 
 
-def page_warnings(objects, count: int) -> list[str]:
-    """One line per reason the page is not one karyogram: chromosome-like ``objects``
-    (``(slice, mask)``) lying in all directions, or more of them than one cell holds."""
-    if count < 8:
-        return []
-    upright = lying = 0
-    for _, m in objects:
-        rr, cc = np.nonzero(m)
-        if rr.size < 6:
-            continue
-        cov = np.cov(np.vstack([rr, cc]).astype(float))
-        evals, evecs = np.linalg.eigh(cov)
-        if evals[1] < 4.0 * max(evals[0], 0.25):  # axes under 2 : 1: no direction
-            continue
-        along_rows = abs(evecs[0, 1])  # the major axis' component along the image's columns
-        if along_rows > np.cos(np.radians(30)):
-            upright += 1
-        else:
-            lying += 1
+def page_warnings(objects, count: int, parts: list[Part] | None = None) -> list[str]:
+    """One line per reason the page is not one karyogram: the ink ``parts`` (:class:`Part`,
+    ``objects`` as parts where None) look like a raw metaphase (:mod:`.metaphase`), or there
+    are more chromosome-like ``objects`` (``(slice, mask)``) than one cell holds."""
+    if parts is None:
+        parts = [Part(m, int(m.sum()), _inradius(m)) for _, m in objects]
     warnings = []
-    # A karyogram's chromosomes stand upright (a bent one has no direction); in a metaphase they
-    # lie every way.
-    if upright + lying >= 5 and lying >= 0.3 * (upright + lying):
-        warnings.append(
-            f"page: chromosomes lie in all directions ({upright} of {upright + lying} upright): "
-            "a metaphase, not a karyogram? draw the rows by hand"
-        )
+    metaphase = metaphase_warning(parts, THIN)
+    if metaphase:
+        warnings.append(metaphase)
     if count > ONE_CELL * 46 and _split_sideways(objects):
         warnings.append(
             f"page: {count} chromosome-like objects, more than one cell holds: "
