@@ -287,7 +287,9 @@ def test_bundled_model_by_default(make_napari_viewer, qtbot, notes):
     assert widget.run() is not None
     helpers.wait_worker(qtbot, widget)
     assert notes.errors == []
-    expected, summary = classify_cell(as_karyogram(sample.image).image, sample.labels)
+    # the widget's default class source is auto: the layout where it reads, the CNN elsewhere
+    image = as_karyogram(sample.image).image
+    expected, summary = classify_cell(image, sample.labels, layout=True)
     pd.testing.assert_frame_equal(_table(layer), expected)
     assert widget.summary.value.splitlines()[0] == f"{summary.count} chromosomes · {summary.iscn}"
     assert widget.scale.value == pytest.approx(summary.scale, abs=0.01)

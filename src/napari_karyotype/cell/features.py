@@ -320,14 +320,18 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     if missing:
         flags.append("missing: " + ", ".join(f"{c} (-{n})" for c, n in missing.items()))
     unverified = ~df["verified"].to_numpy(bool)
-    low = int(((conf < LOW_CONFIDENCE) & unverified).sum())
+    # Classed by their place in the arrangement: the CNN's confidence is not what decided them.
+    placed = ((df["layout"] != "") & (df["assigned"] == df["layout"])).to_numpy() & unverified
+    low = int(((conf < LOW_CONFIDENCE) & unverified & ~placed).sum())
     if low:
         flags.append(f"{low} with confidence < {LOW_CONFIDENCE}")
-    changed = int(
-        ((df["assigned"] != df["chromosome"]) & (df["chromosome"] != "") & unverified).sum()
-    )
+    other = ((df["assigned"] != df["chromosome"]) & (df["chromosome"] != "")).to_numpy()
+    changed = int((other & unverified & ~placed).sum())
     if changed:
         flags.append(f"{changed} reassigned from the CNN's top class")
+    against = int((other & placed).sum())
+    if against:
+        flags.append(f"{against} classed by their place where the CNN's top class differs")
     if scale is not None and abs(np.log(scale)) > np.log(UNUSUAL_SCALE):
         flags.append(f"size scale {scale:.2f}")
     disagree = int((df["disagrees"] & unverified).sum())
