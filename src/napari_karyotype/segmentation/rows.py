@@ -114,6 +114,10 @@ def propose_rows(
             rows.append([top, bottom, set(ids)])
     boxes = ndi.find_objects(loose_lab)
     _join_pale(rows, loose_lab, boxes)
+    sigma = thin / 3.0
+    faint = ndi.gaussian_filter(image, sigma) < foreground_threshold
+    loose_lab = _join_faint(rows, loose_lab, faint)
+    boxes = ndi.find_objects(loose_lab)
     heights = []
     row_boxes = []
     for _, _, ids in rows:
@@ -179,6 +183,50 @@ def _join_pale(rows: list, loose_lab: np.ndarray, boxes) -> None:
             if min(bottom, row[1]) - max(top, row[0]) >= 0.5 * (bottom - top):
                 row[2].add(i)
                 break
+
+
+def _join_faint(rows: list, loose_lab: np.ndarray, faint: np.ndarray) -> np.ndarray:
+    """Add to each row the faint chromosomes beside it that the loose mask holds only in
+    fragments (a dim frame's pair, banded down to the background): components of ``faint`` (the
+    image smoothed over a line's thickness, below the background level), touching no row's
+    member, lying mostly within the row's height and, against the components that hold row
+    members, at least a tenth of their median area and 0.6 of their median inradius (not a
+    tick or a line remnant). Returns the labels with the joined components as new ids."""
+    flab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
+    if n == 0 or not rows:
+        return loose_lab
+    areas = np.bincount(flab.ravel(), minlength=n + 1)
+    fboxes = ndi.find_objects(flab)
+
+    def inradius(i: int) -> float:
+        return float(ndi.distance_transform_edt(np.pad(flab[fboxes[i - 1]] == i, 1)).max())
+
+    refs = []  # per row: (median area, median inradius) of the components holding its members
+    used: set[int] = set()
+    for _, _, ids in rows:
+        hit = np.unique(flab[np.isin(loose_lab, list(ids))])
+        hit = [int(i) for i in hit if i > 0]
+        used.update(hit)
+        refs.append(
+            (float(np.median(areas[hit])), float(np.median([inradius(i) for i in hit])))
+            if hit
+            else None
+        )
+    out = loose_lab.copy()
+    next_id = int(loose_lab.max()) + 1
+    for i, sl in enumerate(fboxes, 1):
+        if sl is None or i in used:
+            continue
+        top, bottom = sl[0].start, sl[0].stop
+        for row, ref in zip(rows, refs, strict=True):
+            if ref is None or min(bottom, row[1]) - max(top, row[0]) < 0.5 * (bottom - top):
+                continue
+            if areas[i] >= 0.1 * ref[0] and inradius(i) >= 0.6 * ref[1]:
+                out[sl][flab[sl] == i] = next_id
+                row[2].add(next_id)
+                next_id += 1
+            break
+    return out
 
 
 def _grow(blocked: np.ndarray) -> int:
