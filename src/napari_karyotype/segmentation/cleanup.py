@@ -94,6 +94,14 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
+AXIS_GAP = 1.2
+"""Pieces one above the other that lie along one axis (each runs towards the other), closer
+than this many chromosome widths, are one chromosome broken at a faint centromere or band."""
+
+AXIS_ANGLE = 25.0
+"""An elongated piece runs towards another when its long axis is within this many degrees of
+the line between their centres."""
+
 SISTER_GAP = 0.25
 """Two chromatid-wide pieces side by side closer than this many chromosome widths are the
 sister chromatids of one chromosome."""
@@ -137,9 +145,11 @@ def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles) -> bool:
     row_overlap = min(ra1, rb1) - max(ra0, rb0)
     if col_overlap >= 0.6 * min(ca1 - ca0, cb1 - cb0):
         gap = -row_overlap
-        if 0 <= gap <= STACK_GAP * ref_width:
-            return split.width(ma | mb) <= 1.5 * ref_width  # not side by side after all
-        return False
+        if gap < 0 or gap > AXIS_GAP * ref_width:
+            return False
+        if gap > STACK_GAP * ref_width and not _along_one_axis(ma, mb):
+            return False
+        return split.width(ma | mb) <= 1.5 * ref_width  # not side by side after all
     if row_overlap >= 0.6 * min(ra1 - ra0, rb1 - rb0):
         gap = -col_overlap
         if gap > SISTER_GAP * ref_width:
@@ -155,6 +165,27 @@ def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles) -> bool:
         across = max(ca1, cb1) - min(ca0, cb0)  # side by side: the pair's width
         return across <= SISTERS_WIDTH * split.reference_width(max(la, lb), singles)
     return False
+
+
+def _along_one_axis(ma: np.ndarray, mb: np.ndarray) -> bool:
+    """Whether two pieces lie along one axis: each elongated piece's long axis points (within
+    :data:`AXIS_ANGLE`) along the line between the pieces' centres; a roundish piece (a short
+    arm) has no axis and does not object."""
+    centres, axes = [], []
+    for m in (ma, mb):
+        rr, cc = np.nonzero(m)
+        centres.append(np.array([rr.mean(), cc.mean()]))
+        if rr.size < 6:
+            axes.append(None)
+            continue
+        evals, evecs = np.linalg.eigh(np.cov(np.vstack([rr, cc]).astype(float)))
+        axes.append(evecs[:, 1] if evals[1] >= 2.25 * max(evals[0], 0.25) else None)
+    d = centres[1] - centres[0]
+    norm = float(np.hypot(*d))
+    if norm == 0:
+        return False
+    cos_max = np.cos(np.radians(AXIS_ANGLE))
+    return all(v is None or abs(float(v @ d)) / norm >= cos_max for v in axes)
 
 
 def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) -> list:
