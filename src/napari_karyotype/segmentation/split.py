@@ -35,29 +35,42 @@ def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: floa
     ``t_split``: the valley must be lighter than this; ``min_piece``: smallest core (px).
     The parts come from a watershed on the intensity seeded by the cores.
     """
-    from skimage.segmentation import watershed
-
     values = img[m]
     if values.size == 0 or float(values.min()) >= t_split:
         return [m]
-    for t in np.linspace(float(values.max()), t_split, 12):
-        core_lab, k = ndi.label(m & (img < t))
-        if k < 2:
-            continue
-        sizes = np.bincount(core_lab.ravel(), minlength=k + 1)
-        sizes[0] = 0
-        big = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= min_piece]
-        if len(big) < 2 or not _side_by_side(core_lab, big):
-            continue
-        markers = np.zeros(m.shape, np.int32)
-        for j, i in enumerate(big, 1):
-            markers[core_lab == i] = j
-        parts = watershed(img, markers, mask=m)
-        areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
-        if areas.min() < SPLIT_BALANCE * areas.max():
-            continue  # an arm or a lobe, not a second chromosome of similar size
-        return [parts == j for j in range(1, len(big) + 1)]
+    levels = np.linspace(float(values.max()), t_split, 12)
+    # Then with the cores eroded by a pixel: a bridge one pixel thin between two cores (a
+    # valley not quite as light as the threshold in one place) does not make them one.
+    for erode in (False, True):
+        for t in levels:
+            core = m & (img < t)
+            parts = _parts(m, img, ndi.binary_erosion(core) if erode else core, min_piece)
+            if parts is not None:
+                return parts
     return [m]
+
+
+def _parts(m: np.ndarray, img: np.ndarray, core: np.ndarray, min_piece: float):
+    """The watershed parts of ``m`` seeded by the side-by-side components of ``core`` of at
+    least ``min_piece`` px and of similar size; None if there are no such two."""
+    from skimage.segmentation import watershed
+
+    core_lab, k = ndi.label(core)
+    if k < 2:
+        return None
+    sizes = np.bincount(core_lab.ravel(), minlength=k + 1)
+    sizes[0] = 0
+    big = [i for i in np.argsort(sizes)[::-1] if sizes[i] >= min_piece]
+    if len(big) < 2 or not _side_by_side(core_lab, big):
+        return None
+    markers = np.zeros(m.shape, np.int32)
+    for j, i in enumerate(big, 1):
+        markers[core_lab == i] = j
+    parts = watershed(img, markers, mask=m)
+    areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
+    if areas.min() < SPLIT_BALANCE * areas.max():
+        return None  # an arm or a lobe, not a second chromosome of similar size
+    return [parts == j for j in range(1, len(big) + 1)]
 
 
 def _side_by_side(core_lab: np.ndarray, ids) -> bool:
