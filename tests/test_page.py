@@ -137,6 +137,24 @@ def test_framed_light_on_dark_page(drawn):
     assert labels.max() == 46 and f1 >= 0.98
 
 
+def test_pair_in_a_dim_frame_is_found_whole(drawn):
+    """A pair in a frame eight times dimmer than the others (only its darkest bands pass the
+    foreground threshold) gets one label per chromosome, each covering most of it."""
+    order = list(dict.fromkeys(drawn.classes.values()))
+    image, truth, _ = _framed(drawn, tuple(0.12 if c == "19" else 1.0 for c in order))
+    page = clean_page(as_karyogram(image).image)
+    labels = segment(page.image, propose_rows(page.image, clean=False))
+    f1, _ = match_labels(truth, labels)
+    assert labels.max() == 46 and f1 >= 0.99
+    for lab in (lab for lab, c in drawn.classes.items() if c == "19"):
+        mine = truth == lab
+        ids, counts = np.unique(labels[mine], return_counts=True)
+        best = ids[np.argmax(np.where(ids > 0, counts, 0))]
+        found = labels == best
+        # Its darkest bands alone cover about a quarter of it.
+        assert best > 0 and (found & mine).sum() >= 0.6 * (found | mine).sum()
+
+
 def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=()):
     """The karyogram's chromosomes (the first ``keep``) strewn over a page (no rows), at random
     angles or (``angles`` False) upright, beside interphase ``nuclei``: solid, mottled grey

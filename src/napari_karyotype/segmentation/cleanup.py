@@ -32,9 +32,10 @@ class _Blob:
 
 
 def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.ndarray]]:
-    """Per region ``(foreground, image crop)``, its chromosome masks (crop coordinates), each
-    row read left to right."""
-    blobs = [b for r, (fg, _) in enumerate(regions) for b in _blobs(r, fg)]
+    """Per region ``(foreground, image crop[, faint mask])``, its chromosome masks (crop
+    coordinates), each row read left to right. The faint mask (the smoothed image below a lower
+    threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`)."""
+    blobs = [b for r, (fg, *_) in enumerate(regions) for b in _blobs(r, fg)]
     cand = [b for b in blobs if b.area >= 16 and b.thick >= 1.5]
     out: list[list[np.ndarray]] = [[] for _ in regions]
     if not cand:
@@ -70,12 +71,41 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
         ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
         out = [_join(objs, ref_width, singles) for objs in out]
         out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
+    for objs, (_, _, *faint) in zip(out, regions, strict=True):
+        if faint:
+            _grow_faint(objs, faint[0])
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
             key=lambda o: (np.flatnonzero(o.any(axis=0))[0], np.flatnonzero(o.any(axis=1))[0])
         )
     return out
+
+
+FAINT_SHARE = 0.5
+"""A chromosome is faint when the foreground threshold holds less than this share of its
+component of the faint mask (a pair in a dim frame: only its darkest bands are foreground)."""
+
+
+def _grow_faint(objs: list[np.ndarray], faint: np.ndarray) -> None:
+    """Grow each faint chromosome (in place) to its component of the ``faint`` mask, where that
+    component holds no other chromosome. Dark chromosomes (the foreground holds nearly all of
+    their component, a halo aside) stay as they are; nothing new is added."""
+    if not objs:
+        return
+    lab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return
+    owners: dict[int, list[int]] = {}
+    for k, o in enumerate(objs):
+        for i in np.unique(lab[o]):
+            if i:
+                owners.setdefault(int(i), []).append(k)
+    area = np.bincount(lab.ravel(), minlength=n + 1)
+    for i, mine in owners.items():
+        k = mine[0]
+        if len(mine) == 1 and np.count_nonzero(objs[k]) < FAINT_SHARE * area[i]:
+            objs[k] = objs[k] | (lab == i)
 
 
 def _blobs(region: int, fg: np.ndarray) -> list[_Blob]:

@@ -133,6 +133,7 @@ def segment(
     dark = float(np.percentile(img[:: max(h // 300, 1), :: max(w // 300, 1)], 1))
     contrast = max(level - dark, 0.05)
     t_fg = level - max(4 * noise, 0.04)
+    t_faint = level - max(2 * noise, 0.02)  # on the smoothed image (see cleanup: faint ones)
     t_split = level - SPLIT_DEPTH * contrast
 
     plans = []
@@ -152,7 +153,7 @@ def segment(
     contour = _Contour(method, smoothing, balloon, threshold, sigma, alpha)
     run = _Run(state, total, progress, should_stop)
 
-    regions = []  # per shape: (foreground, image crop)
+    regions = []  # per shape: (foreground, image crop, faint mask)
     for mask, sl, f, n, width in plans:
         crop = img[sl]
         m = mask[sl]
@@ -164,7 +165,8 @@ def segment(
         held = np.unique(dark_lab[region & dark])
         fg = np.isin(dark_lab, held[held > 0])
         fg = ndi.binary_fill_holes(fg) & m
-        regions.append((fg, crop))
+        faint = (ndi.gaussian_filter(crop, max(width / 8.0, 0.7)) < t_faint) & m
+        regions.append((fg, crop, faint))
         if progress is not None:
             state["finished"][sl] |= fg
             progress(state["done"], total, state["finished"].copy())
