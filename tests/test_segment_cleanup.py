@@ -92,6 +92,30 @@ def test_chromosome_broken_at_a_pale_band_is_one_label():
     assert labels.max() == 11
 
 
+def test_touching_homologs_bridged_by_a_dark_speck_stay_two():
+    """The light gap between two homologs is dark in one spot (a speck, a crossing fibre)."""
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 50, c, 100, WIDTH)
+    b = _bar(img, truth, 21, 55, c + WIDTH + 2, 100, WIDTH)
+    img[55:150, c + WIDTH : c + WIDTH + 2] = 0.88
+    img[100, c + WIDTH : c + WIDTH + 2] = 0.45  # blurred: a bridge about a pixel thin
+    labels = _segment(img)
+    assert len(_labels_on(labels, a)) == 1 and len(_labels_on(labels, b)) == 1
+    assert _labels_on(labels, a) != _labels_on(labels, b)
+    assert labels.max() == 12
+
+
+def test_chromosome_broken_at_a_faint_centromere_is_one_label():
+    """The two arms of one chromosome stand apart by most of a chromosome width, one above the
+    other along its axis; homologs beside it stay apart."""
+    img, truth, c = _row()
+    m = _bar(img, truth, 20, 30, c, 140, WIDTH)
+    img[90:104, c : c + WIDTH] = BACKGROUND  # a centromere as pale as the page
+    labels = _segment(img)
+    assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
 def test_frame_lines_and_strokes_are_not_chromosomes():
     img, truth, c = _row()
     img[10:190, c : c + 2] = DARK  # a frame line through the row, with ticks
