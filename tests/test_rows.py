@@ -82,3 +82,25 @@ def test_line_touching_chromosomes_does_not_join_rows(some_cells):
         r0, r1, _, _ = _box(v)
         t0, t1, _, _ = _box(truth)
         assert abs(r0 - t0) <= 4 and abs(r1 - t1) <= 4
+
+
+def test_faint_pair_held_in_fragments_joins_its_row():
+    """A pair in a dim frame at the row's start, its pale bands as light as the page (a
+    low-resolution fluorescent page): the foreground holds it only in thin fragments, yet the
+    row encloses it."""
+    img = np.full((120, 420), 0.92, np.float32)
+    faint = np.zeros(img.shape, bool)
+    for c0 in (15, 24):
+        faint[40:80, c0 : c0 + 5] = True
+    img[faint] = 0.8
+    img[faint & (np.arange(120)[:, None] % 2 == 1)] = 0.92  # banded down to the background
+    rng = np.random.default_rng(0)
+    c = 60
+    for i in range(12):  # dark chromosomes, in pairs
+        r0 = 30 + int(rng.integers(0, 8))
+        img[r0 : r0 + int(rng.integers(25, 45)), c : c + 7] = 0.3
+        c += 7 + (4 if i % 2 == 0 else 16)
+    rows = propose_rows(img)
+    assert len(rows) == 1
+    r0, r1, c0, c1 = _box(rows[0][1])
+    assert c0 <= 15 and r0 <= 40 and r1 >= 79
