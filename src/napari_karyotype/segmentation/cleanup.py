@@ -96,16 +96,21 @@ def _grow_faint(objs: list[np.ndarray], faint: np.ndarray) -> None:
     lab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
     if n == 0:
         return
-    owners: dict[int, list[int]] = {}
+    which = np.zeros(faint.shape, np.int64)  # object number + 1 (objects do not overlap)
     for k, o in enumerate(objs):
-        for i in np.unique(lab[o]):
-            if i:
-                owners.setdefault(int(i), []).append(k)
+        which[o] = k + 1
+    both = (which > 0) & (lab > 0)
+    pairs = np.unique(lab[both] * (len(objs) + 1) + which[both])
+    comp, owner = np.divmod(pairs, len(objs) + 1)
+    ids, counts = np.unique(comp, return_counts=True)
     area = np.bincount(lab.ravel(), minlength=n + 1)
-    for i, mine in owners.items():
-        k = mine[0]
-        if len(mine) == 1 and np.count_nonzero(objs[k]) < FAINT_SHARE * area[i]:
-            objs[k] = objs[k] | (lab == i)
+    boxes = ndi.find_objects(lab)
+    for i in ids[counts == 1]:
+        k = int(owner[comp == i][0]) - 1
+        if np.count_nonzero(objs[k]) < FAINT_SHARE * area[i]:
+            sl = boxes[i - 1]
+            objs[k] = objs[k].copy()
+            objs[k][sl] |= lab[sl] == i
 
 
 def _blobs(region: int, fg: np.ndarray) -> list[_Blob]:

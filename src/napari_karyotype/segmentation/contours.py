@@ -165,7 +165,7 @@ def segment(
         held = np.unique(dark_lab[region & dark])
         fg = np.isin(dark_lab, held[held > 0])
         fg = ndi.binary_fill_holes(fg) & m
-        faint = (ndi.gaussian_filter(crop, max(width / 8.0, 0.7)) < t_faint) & m
+        faint = (ndi.gaussian_filter(crop, max(width / 8.0, 0.7), truncate=2.0) < t_faint) & m
         regions.append((fg, crop, faint))
         if progress is not None:
             state["finished"][sl] |= fg

@@ -115,7 +115,7 @@ def propose_rows(
     boxes = ndi.find_objects(loose_lab)
     _join_pale(rows, loose_lab, boxes)
     sigma = thin / 3.0
-    faint = ndi.gaussian_filter(image, sigma) < foreground_threshold
+    faint = ndi.gaussian_filter(image, sigma, truncate=2.0) < foreground_threshold
     loose_lab = _join_faint(rows, loose_lab, faint)
     boxes = ndi.find_objects(loose_lab)
     heights = []

@@ -38,16 +38,14 @@ def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: floa
     values = img[m]
     if values.size == 0 or float(values.min()) >= t_split:
         return [m]
-    levels = np.linspace(float(values.max()), t_split, 12)
-    # Then with the cores eroded by a pixel: a bridge one pixel thin between two cores (a
-    # valley not quite as light as the threshold in one place) does not make them one.
-    for erode in (False, True):
-        for t in levels:
-            core = m & (img < t)
-            parts = _parts(m, img, ndi.binary_erosion(core) if erode else core, min_piece)
-            if parts is not None:
-                return parts
-    return [m]
+    for t in np.linspace(float(values.max()), t_split, 12):
+        parts = _parts(m, img, m & (img < t), min_piece)
+        if parts is not None:
+            return parts
+    # The deepest cores eroded by a pixel: a bridge one pixel thin between two cores (a valley
+    # not quite as light as the threshold in one place) does not make them one.
+    parts = _parts(m, img, ndi.binary_erosion(m & (img < t_split)), min_piece)
+    return [m] if parts is None else parts
 
 
 def _parts(m: np.ndarray, img: np.ndarray, core: np.ndarray, min_piece: float):
