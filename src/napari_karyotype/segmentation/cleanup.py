@@ -71,9 +71,9 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
         ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
         out = [_join(objs, ref_width, singles) for objs in out]
         out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
-    for objs, (_, _, *faint) in zip(out, regions, strict=True):
+    for objs, (_, crop, *faint) in zip(out, regions, strict=True):
         if faint:
-            _grow_faint(objs, faint[0])
+            _grow_faint(objs, faint[0], crop, t_split)
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -83,14 +83,15 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
 
 
 FAINT_SHARE = 0.5
-"""A chromosome is faint when the foreground threshold holds less than this share of its
+"""A chromosome is faint when even its darkest pixels are lighter than the valley threshold
+(half the page's contrast) and the foreground threshold holds less than this share of its
 component of the faint mask (a pair in a dim frame: only its darkest bands are foreground)."""
 
 
-def _grow_faint(objs: list[np.ndarray], faint: np.ndarray) -> None:
+def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float) -> None:
     """Grow each faint chromosome (in place) to its component of the ``faint`` mask, where that
-    component holds no other chromosome. Dark chromosomes (the foreground holds nearly all of
-    their component, a halo aside) stay as they are; nothing new is added."""
+    component holds no other chromosome. Dark chromosomes, and pieces of them cut by the
+    shape's edge, stay as they are; nothing new is added."""
     if not objs:
         return
     lab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
@@ -107,7 +108,8 @@ def _grow_faint(objs: list[np.ndarray], faint: np.ndarray) -> None:
     boxes = ndi.find_objects(lab)
     for i in ids[counts == 1]:
         k = int(owner[comp == i][0]) - 1
-        if np.count_nonzero(objs[k]) < FAINT_SHARE * area[i]:
+        o = objs[k]
+        if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(crop[o].min()) >= t_split:
             sl = boxes[i - 1]
             objs[k] = objs[k].copy()
             objs[k][sl] |= lab[sl] == i
