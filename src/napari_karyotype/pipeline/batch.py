@@ -103,51 +103,121 @@ def check_model(model) -> Path:
     return path.resolve()
 
 
+_DIED = "a worker process died (killed or out of memory)"
+
+
+def _start_children(count: int, threads: int, model_path: Path, out_dir, options: dict):
+    """A pool of ``count`` spawned worker processes (they start on the first submissions)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init,
+        initargs=(threads, str(model_path), str(out_dir), pickle.dumps(options)),
+    )
+
+
+def _end(pool) -> None:
+    """Stop a pool's processes now, without waiting for them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
+def _child_row(future, index: int) -> tuple[int, dict]:
+    """A child's ``(index, row)``; its image failed with one line if the child died."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from napari_karyotype.errors import KaryotypeError
+
+    try:
+        index, row = future.result()
+    except BrokenProcessPool:
+        return index, {"error": _DIED}
+    if "fatal" in row:
+        raise KaryotypeError(row["fatal"])
+    return index, row
+
+
 def run_local(
     todo: Sequence[tuple[int, Path, str]],
     out_dir: str | Path,
     *,
     workers: int,
     model=None,
+    classifier=None,
     **options,
 ) -> Iterator[tuple[int, dict]]:
-    """Analyse ``todo`` (``(index, path, stem)``) on ``workers`` spawned processes.
+    """Analyse ``todo`` (``(index, path, stem)``) on ``workers`` processes: this one and
+    ``workers - 1`` spawned children.
 
+    This process is a worker too (it imports TensorFlow anyway): it starts the children first, so
+    their start overlaps its own, then caps its threads, loads ``classifier`` (else ``model``) and
+    analyses images in a thread while handing the next image to each child that finishes one.
     ``options``: ``analyze_one``'s (``rows``, ``assign``, ``classes``), the same for every image.
-    Yields ``(index, summary row)`` as images finish. A model that fails to load in the workers
-    stops the run with its one-line ``KaryotypeError``; a worker that dies (killed, out of memory)
-    fails the images it left undone, each with one line.
+    Yields ``(index, summary row)`` as images finish. A model that fails to load stops the run
+    with its one-line ``KaryotypeError``; a child that dies (killed, out of memory) fails the
+    image it had, each with one line; fresh children take the rest where the dead ones had
+    finished an image, else this process does (children that cannot start are not retried).
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from napari_karyotype.errors import KaryotypeError
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.pipeline.analyze import analyze_one
 
     model_path = check_model(model)
     workers = max(1, min(workers, len(todo)))
     threads = max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init,
-        initargs=(threads, str(model_path), str(out_dir), pickle.dumps(options)),
-    )
+    queue = deque((i, str(path), stem) for i, path, stem in todo)
+    pool, children, own = None, {}, None  # children: future -> index; own: (future, index)
+    spawn, worked = workers > 1, False  # start children where there are none; they finished one
+    here = ThreadPoolExecutor(1, thread_name_prefix="analyze")
+
+    def feed() -> None:
+        """One image to each idle child (starting children where there are none)."""
+        nonlocal pool, worked
+        if pool is None and queue and spawn:
+            pool = _start_children(workers - 1, threads, model_path, out_dir, options)
+            worked = False
+        while pool is not None and queue and len(children) < workers - 1:
+            i, path, stem = queue.popleft()
+            children[pool.submit(_work, i, path, stem)] = i
+
     try:
-        futures = {pool.submit(_work, i, str(path), stem): i for i, path, stem in todo}
-        for future in as_completed(futures):
-            try:
-                index, row = future.result()
-            except BrokenProcessPool:
-                index = futures[future]
-                row = {"error": "a worker process died (killed or out of memory)"}
-            if "fatal" in row:
-                raise KaryotypeError(row["fatal"])
-            yield index, row
-    except BaseException:  # stopped, interrupted or fatal: end the workers, do not wait for them
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+        feed()  # the children start first: their imports overlap this process's
+        prepare_process(threads)
+        classifier = classifier if classifier is not None else load_classifier(model_path)
+        while True:
+            if own is None and queue:
+                i, path, stem = queue.popleft()
+                own = here.submit(analyze_one, path, stem, out_dir, classifier=classifier,
+                                  **options), i  # fmt: skip
+            if own is None and not children:
+                break
+            running = [*children, *([own[0]] if own else [])]
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            theirs = [_child_row(f, children.pop(f)) for f in [f for f in children if f in done]]
+            broken = any(row.get("error") == _DIED for _, row in theirs)
+            if broken:  # the pool ends all its children: collect the rest of their images
+                theirs += [_child_row(f, children.pop(f)) for f in wait(list(children)).done]
+            worked = worked or any(row.get("error") != _DIED for _, row in theirs)
+            if broken:
+                _end(pool)
+                pool, spawn = None, worked  # fresh children for the rest if these had worked
+            feed()
+            if own is not None and own[0] in done:
+                theirs.append((own[1], own[0].result()))
+                own = None
+            yield from theirs
+    except BaseException:  # stopped, interrupted or fatal: end the children, do not wait for them
+        if pool is not None:
+            _end(pool)
+        here.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    here.shutdown(wait=True)
+    if pool is not None:
+        pool.shutdown(wait=True)

@@ -145,7 +145,9 @@ def analyze_files(
     elif workers > 1 and len(todo) > 1:
         from napari_karyotype.pipeline.batch import run_local
 
-        results = run_local(todo, out_dir, workers=workers, model=model, **options)
+        results = run_local(
+            todo, out_dir, workers=workers, model=model, classifier=classifier, **options
+        )
     else:
         results = _run_here(todo, out_dir, model=model, clf=classifier, **options)
     for i, row in results:
