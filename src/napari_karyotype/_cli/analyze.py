@@ -59,14 +59,21 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_karyotype.pipeline.batch import available_cores
-    from napari_karyotype.pipeline.files import analyze_files
+    from napari_karyotype.pipeline import batch  # the standard library only
 
-    summary, failures = analyze_files(
-        args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
-        classes=args.classes, workers=args.workers or available_cores(),
-        scheduler=args.scheduler, resume=args.resume,
-    )  # fmt: skip
+    workers = args.workers or batch.available_cores()
+    several = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
+    if args.scheduler is None and several:
+        batch.start_children(workers)  # they import TensorFlow while this process imports the rest
+    try:
+        from napari_karyotype.pipeline.files import analyze_files
+
+        summary, failures = analyze_files(
+            args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
+            classes=args.classes, workers=workers, scheduler=args.scheduler, resume=args.resume,
+        )  # fmt: skip
+    finally:
+        batch.end_children()  # those no run took (one image to do, all done already, an error)
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
     if failures:

@@ -9,7 +9,6 @@ standard library is imported here: a worker sets its thread limits before numpy 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,7 +23,10 @@ THREAD_VARIABLES = (
 )
 
 _WORKER: dict = {}
-"""This worker process's settings, model, and the one-line error if the model failed to load."""
+"""This worker process's thread limit, and the one-line error of a model that failed to load."""
+
+_STARTED: dict = {}
+"""Children started ahead of their run (:func:`start_children`): ``(count, threads) -> pool``."""
 
 
 def available_cores() -> int:
@@ -64,34 +66,32 @@ def prepare_process(threads: int) -> None:
     _WORKER["threads"] = threads
 
 
-def _init(threads: int, model, out_dir: str, options: bytes) -> None:
-    """Pool initializer: runs once in each worker process.
-
-    ``options`` (``analyze_one``'s ``rows``, ``assign``, ``classes``) come pickled: unpickling
-    arrays imports numpy, which must wait for the thread limits.
-    """
-    from napari_karyotype.errors import KaryotypeError
-
+def _init(threads: int) -> None:
+    """Pool initializer: thread limits, then TensorFlow (once in each child, before any task)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    limit_threads(threads)
-    _WORKER.update(out_dir=out_dir, options=pickle.loads(options))
     prepare_process(threads)
-    try:
-        from napari_karyotype.classification.model import load_classifier
-
-        _WORKER["classifier"] = load_classifier(model)
-    except KaryotypeError as err:
-        _WORKER["fatal"] = str(err)
 
 
-def _work(index: int, path: str, stem: str) -> tuple[int, dict]:
-    """One image in a worker: ``(index, summary row)``; ``{"fatal": …}`` if the model failed."""
-    if "fatal" in _WORKER:
-        return index, {"fatal": _WORKER["fatal"]}
+def _ready() -> None:
+    """A first task for each child: a pool starts its processes only as tasks come."""
+
+
+def _work(index: int, path: str, stem: str, out_dir: str, model: str, options: dict):
+    """One image in a child: ``(index, summary row)``; ``{"fatal": …}`` if the model failed.
+
+    The model is loaded on the child's first image, once (``options``: ``analyze_one``'s)."""
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.errors import KaryotypeError
     from napari_karyotype.pipeline.analyze import analyze_one
 
-    clf = _WORKER["classifier"]
-    return index, analyze_one(path, stem, _WORKER["out_dir"], classifier=clf, **_WORKER["options"])
+    if ("fatal", model) in _WORKER:
+        return index, {"fatal": _WORKER["fatal", model]}
+    try:
+        clf = load_classifier(model)  # cached: loaded once per child and model
+    except KaryotypeError as err:
+        _WORKER["fatal", model] = str(err)
+        return index, {"fatal": str(err)}
+    return index, analyze_one(path, stem, out_dir, classifier=clf, **options)
 
 
 def check_model(model) -> Path:
@@ -106,17 +106,36 @@ def check_model(model) -> Path:
 _DIED = "a worker process died (killed or out of memory)"
 
 
-def _start_children(count: int, threads: int, model_path: Path, out_dir, options: dict):
-    """A pool of ``count`` spawned worker processes (they start on the first submissions)."""
+def _start_children(count: int, threads: int):
+    """A pool of ``count`` spawned processes, started now (each imports TensorFlow at once)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         count,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init,
-        initargs=(threads, str(model_path), str(out_dir), pickle.dumps(options)),
+        initargs=(threads,),
     )
+    for _ in range(count):
+        pool.submit(_ready)
+    return pool
+
+
+def start_children(workers: int) -> None:
+    """Start the children of a coming ``run_local`` with ``workers`` processes ahead of it, so
+    their start overlaps the caller's own imports (:func:`end_children` ends them if unused);
+    this process's threads get their share too, before numpy loads."""
+    if workers > 1 and not _STARTED:
+        threads = max(1, available_cores() // workers)
+        limit_threads(threads)
+        _STARTED[workers - 1, threads] = _start_children(workers - 1, threads)
+
+
+def end_children() -> None:
+    """End children started by :func:`start_children` that no run took."""
+    while _STARTED:
+        _end(_STARTED.popitem()[1])
 
 
 def _end(pool) -> None:
@@ -169,7 +188,7 @@ def run_local(
     from napari_karyotype.classification.model import load_classifier
     from napari_karyotype.pipeline.analyze import analyze_one
 
-    model_path = check_model(model)
+    model = str(check_model(model))
     workers = max(1, min(workers, len(todo)))
     threads = max(1, available_cores() // workers)
     queue = deque((i, str(path), stem) for i, path, stem in todo)
@@ -181,16 +200,17 @@ def run_local(
         """One image to each idle child (starting children where there are none)."""
         nonlocal pool, worked
         if pool is None and queue and spawn:
-            pool = _start_children(workers - 1, threads, model_path, out_dir, options)
+            key = (workers - 1, threads)
+            pool = _STARTED.pop(key, None) or _start_children(*key)
             worked = False
         while pool is not None and queue and len(children) < workers - 1:
             i, path, stem = queue.popleft()
-            children[pool.submit(_work, i, path, stem)] = i
+            children[pool.submit(_work, i, path, stem, str(out_dir), model, options)] = i
 
     try:
         feed()  # the children start first: their imports overlap this process's
         prepare_process(threads)
-        classifier = classifier if classifier is not None else load_classifier(model_path)
+        classifier = classifier if classifier is not None else load_classifier(model)
         while True:
             if own is None and queue:
                 i, path, stem = queue.popleft()
