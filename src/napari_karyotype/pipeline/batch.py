@@ -1,9 +1,10 @@
 """Many karyograms on N local worker processes, each loading the model once.
 
-Workers are *spawned* (not forked: TensorFlow is not fork-safe) and each limits its BLAS, OpenMP
-and TensorFlow threads to its share of the cores, so N workers do not oversubscribe the machine.
-Images are handed out as workers finish; results come back in the order they finish. Only the
-standard library is imported here: a worker sets its thread limits before numpy or TensorFlow load.
+The N workers are this process and N-1 children, *spawned* (not forked: TensorFlow is not
+fork-safe); each limits its BLAS, OpenMP and TensorFlow threads to its share of the cores, so N
+workers do not oversubscribe the machine. Images are handed out as workers finish; results come
+back in the order they finish. Only the standard library is imported here: a child sets its thread
+limits before numpy or TensorFlow load.
 """
 
 from __future__ import annotations
