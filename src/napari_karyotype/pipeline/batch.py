@@ -240,5 +240,5 @@ def run_local(
         here.shutdown(wait=False, cancel_futures=True)
         raise
     here.shutdown(wait=True)
-    if pool is not None:
-        pool.shutdown(wait=True)
+    if pool is not None:  # every image is in and the children idle: spare them TensorFlow's exit
+        _end(pool)
