@@ -140,11 +140,16 @@ def end_children() -> None:
 
 
 def _end(pool) -> None:
-    """Stop a pool's processes now, without waiting for them."""
+    """End a pool's processes now, without waiting for their work (gone when this returns)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _child_row(future, index: int) -> tuple[int, dict]:
