@@ -59,12 +59,12 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_karyotype.pipeline import batch  # the standard library only
+    from napari_karyotype.pipeline import batch  # these two: the standard library only
+    from napari_karyotype.pipeline.inputs import collect_images
 
     workers = args.workers or batch.available_cores()
-    several = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
-    if args.scheduler is None and several:
-        batch.start_children(workers)  # they import TensorFlow while this process imports the rest
+    if args.scheduler is None:  # children import TensorFlow while this process imports the rest
+        batch.start_children(min(workers, len(collect_images(args.inputs, args.out))))
     try:
         from napari_karyotype.pipeline.files import analyze_files
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             classes=args.classes, workers=workers, scheduler=args.scheduler, resume=args.resume,
         )  # fmt: skip
     finally:
-        batch.end_children()  # those no run took (one image to do, all done already, an error)
+        batch.end_children()  # those no run took (an error)
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
     if failures:

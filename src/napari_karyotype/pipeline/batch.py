@@ -208,6 +208,7 @@ def run_local(
         if pool is None and queue and spawn:
             key = (workers - 1, threads)
             pool = _STARTED.pop(key, None) or _start_children(*key)
+            end_children()  # started for more images than were left to do (--resume)
             worked = False
         while pool is not None and queue and len(children) < workers - 1:
             i, path, stem = queue.popleft()
