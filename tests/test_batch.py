@@ -207,6 +207,51 @@ def test_a_child_killed_after_it_worked_is_replaced(
     assert not set(multiprocessing.active_children()) - before, "a worker was left running"
 
 
+def _stat(pid: int) -> list[str]:
+    """A process's state, parent, … (``/proc/PID/stat`` after the name); [] once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _children_of(pid: int) -> list[int]:
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [k for k in pids if _stat(k)[1:2] == [str(pid)] and _alive(k)]
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc")
+def test_ctrl_c_ends_the_children(karyograms, model, tmp_path):
+    """Ctrl-C while this process and its child analyse: status 130, one line, no process left."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_karyotype.cli", "analyze", *[str(karyograms)] * 3,
+         "--out", str(tmp_path / "out"), "--model", model, "--workers", "2"],
+        env=_dask_env(), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for line in proc.stderr:  # the first image finished: both processes are at work
+            if line.startswith("[1/9]"):
+                break
+        kids = _children_of(proc.pid)
+        assert kids, "no child process"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().endswith("napari-karyotype: interrupted"), err
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [k for k in kids if _alive(k)], "a child outlived the command"
+
+
 def test_a_model_that_fails_to_load_stops_workers_with_one_line(tmp_path, capsys):
     from napari_karyotype.classification.model import bundled_model_path, sidecar_path
 
