@@ -89,6 +89,188 @@ def test_workers_give_the_same_outputs_and_a_bad_file_fails_alone(
     assert_same_outputs(out, reference)
 
 
+def _copies(karyograms: Path, folder: Path, extra: dict[str, str]) -> None:
+    """The three karyograms in ``folder``, and ``{new stem: copied stem}``."""
+    folder.mkdir()
+    for stem in STEMS:
+        shutil.copy(karyograms / f"{stem}.png", folder / f"{stem}.png")
+    for stem, of in extra.items():
+        shutil.copy(karyograms / f"{of}.png", folder / f"{stem}.png")
+
+
+def _here_records(monkeypatch, gate: threading.Event | None = None) -> list[str]:
+    """The stems this process analyses itself (spawned children run the real function).
+
+    With ``gate``, each of its images after the first waits until ``gate`` is set."""
+    from napari_karyotype.pipeline import analyze as analyze_module
+
+    mine: list[str] = []
+    real = analyze_module.analyze_one
+
+    def analyze_one(path, stem, *args, **kwargs):
+        if mine and gate is not None:
+            assert gate.wait(300), "no child finished an image"
+        mine.append(stem)
+        return real(path, stem, *args, **kwargs)
+
+    monkeypatch.setattr(analyze_module, "analyze_one", analyze_one)
+    return mine
+
+
+def _assert_same_as_reference(out: Path, reference: Path, stems, copies: dict[str, str]) -> None:
+    for stem in stems:
+        ref = reference / copies.get(stem, stem)
+        labels = tifffile.imread(out / f"{stem}_labels.tif")
+        assert np.array_equal(labels, tifffile.imread(f"{ref}_labels.tif")), stem
+        pd.testing.assert_frame_equal(pd.read_csv(out / f"{stem}.csv"), pd.read_csv(f"{ref}.csv"))
+        assert (out / f"{stem}_done.json").is_file()
+    assert not list(out.glob(".*.tmp-*")), "a temporary file was left"
+
+
+DIED = "a worker process died (killed or out of memory)"
+
+
+@pytest.mark.data
+def test_a_child_killed_at_start_fails_only_its_image(
+    karyograms, reference, model, tmp_path, monkeypatch
+):
+    """``--workers 2`` is this process and one child: kill the child while it starts. Its image
+    fails with one line; this process analyses the rest (a child that cannot start is not
+    started again)."""
+    import multiprocessing
+
+    copies = {"cell_d": "cell_a"}
+    _copies(karyograms, tmp_path / "in", copies)
+    mine = _here_records(monkeypatch)
+    out = tmp_path / "out"
+    result = {}
+    before = set(multiprocessing.active_children())
+
+    def run():
+        result["value"] = analyze_files(
+            [tmp_path / "in"], out, model=model, classes=CLASSES, workers=2, log=io.StringIO()
+        )
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not (set(multiprocessing.active_children()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (child,) = set(multiprocessing.active_children()) - before
+    os.kill(child.pid, signal.SIGKILL)
+    thread.join(timeout=600)
+    assert not thread.is_alive()
+    summary, failures = result["value"]
+    assert [Path(f).stem for f in summary["file"]] == [*STEMS, "cell_d"]  # input order
+    assert [error for _, error in failures] == [DIED]
+    ok = [Path(f).stem for f, e in zip(summary["file"], summary["error"], strict=True) if not e]
+    assert sorted(mine) == sorted(ok) and len(ok) == 3
+    _assert_same_as_reference(out, reference, ok, copies)
+    assert not set(multiprocessing.active_children()) - before, "a worker was left running"
+
+
+@pytest.mark.data
+def test_a_child_killed_after_it_worked_is_replaced(
+    karyograms, reference, model, tmp_path, monkeypatch
+):
+    """Kill the child as soon as it has finished an image (it has its next one): that image
+    fails alone and a fresh child takes an image of the rest."""
+    import multiprocessing
+
+    copies = {"cell_d": "cell_a", "cell_e": "cell_b"}
+    _copies(karyograms, tmp_path / "in", copies)
+    child_done = threading.Event()
+    mine = _here_records(monkeypatch, gate=child_done)  # one image here before the child's
+    before = set(multiprocessing.active_children())
+    killed = []
+
+    class Log(io.StringIO):
+        def write(self, text):
+            name = text.split("] ", 1)[-1].split(" ", 1)[-1].split(": ")[0]
+            if text.startswith("[") and Path(name).stem not in mine and not killed:
+                (child,) = set(multiprocessing.active_children()) - before
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+                child_done.set()
+            return super().write(text)
+
+    out = tmp_path / "out"
+    summary, failures = analyze_files(
+        [tmp_path / "in"], out, model=model, classes=CLASSES, workers=2, log=Log()
+    )
+    assert killed, "the child never finished an image"
+    assert [error for _, error in failures] == [DIED]
+    ok = [Path(f).stem for f, e in zip(summary["file"], summary["error"], strict=True) if not e]
+    assert len(ok) == 4 and len(mine) == 2
+    assert len(set(ok) - set(mine)) == 2  # the killed child's first image and the fresh child's
+    _assert_same_as_reference(out, reference, ok, copies)
+    assert not set(multiprocessing.active_children()) - before, "a worker was left running"
+
+
+def _stat(pid: int) -> list[str]:
+    """A process's state, parent, … (``/proc/PID/stat`` after the name); [] once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _children_of(pid: int) -> list[int]:
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [k for k in pids if _stat(k)[1:2] == [str(pid)] and _alive(k)]
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc")
+def test_ctrl_c_ends_the_children(karyograms, model, tmp_path):
+    """Ctrl-C while this process and its child analyse: status 130, one line, no process left."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_karyotype.cli", "analyze", *[str(karyograms)] * 3,
+         "--out", str(tmp_path / "out"), "--model", model, "--workers", "2"],
+        env=_dask_env(), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for line in proc.stderr:  # the first image finished: both processes are at work
+            if line.startswith("[1/9]"):
+                break
+        kids = _children_of(proc.pid)
+        assert kids, "no child process"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().endswith("napari-karyotype: interrupted"), err
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [k for k in kids if _alive(k)], "a child outlived the command"
+
+
+def test_a_model_that_fails_to_load_stops_workers_with_one_line(tmp_path, capsys):
+    from napari_karyotype.classification.model import bundled_model_path, sidecar_path
+
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip")
+    side = sidecar_path(bundled_model_path())
+    if side.is_file():
+        shutil.copy(side, sidecar_path(bad))
+    images = []
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"")
+        images.append(str(tmp_path / name))
+    code = main(["analyze", *images, "--out", str(tmp_path / "o"), "--model", str(bad),
+                 "--workers", "2"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "broken.keras: not a readable Keras model" in err, err
+    assert len(err.splitlines()) == 1, err
+
+
 @pytest.mark.data
 def test_resume_skips_complete_images_only(karyograms, reference, classifier, tmp_path):
     out = tmp_path / "out"

@@ -62,14 +62,21 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_karyotype.pipeline.batch import available_cores
-    from napari_karyotype.pipeline.files import analyze_files
+    from napari_karyotype.pipeline import batch  # these two: the standard library only
+    from napari_karyotype.pipeline.inputs import collect_images
 
-    summary, failures = analyze_files(
-        args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
-        classes=args.classes, workers=args.workers or available_cores(),
-        scheduler=args.scheduler, resume=args.resume,
-    )  # fmt: skip
+    workers = args.workers or batch.available_cores()
+    if args.scheduler is None:  # children import TensorFlow while this process imports the rest
+        batch.start_children(min(workers, len(collect_images(args.inputs, args.out))))
+    try:
+        from napari_karyotype.pipeline.files import analyze_files
+
+        summary, failures = analyze_files(
+            args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
+            classes=args.classes, workers=workers, scheduler=args.scheduler, resume=args.resume,
+        )  # fmt: skip
+    finally:
+        batch.end_children()  # those no run took (an error)
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
     if failures:

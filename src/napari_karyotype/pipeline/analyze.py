@@ -22,12 +22,8 @@ import pandas as pd
 
 from napari_karyotype.cell.features import CellSummary
 from napari_karyotype.errors import KaryotypeError
-
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif")
-"""Files of these types are taken from a folder given to :func:`~.files.collect_images`."""
-
-OUTPUT_SUFFIXES = ("_labels.tif", "_karyogram.png")
-"""Names :func:`write_outputs` gives; such files in an input folder are not analysed."""
+from napari_karyotype.pipeline.inputs import IMAGE_SUFFIXES as IMAGE_SUFFIXES  # re-exported
+from napari_karyotype.pipeline.inputs import OUTPUT_SUFFIXES as OUTPUT_SUFFIXES
 
 DONE_SUFFIX = "_done.json"
 """Per-image completion marker: the image's summary row, written after its outputs."""

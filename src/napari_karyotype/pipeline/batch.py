@@ -1,15 +1,15 @@
 """Many karyograms on N local worker processes, each loading the model once.
 
-Workers are *spawned* (not forked: TensorFlow is not fork-safe) and each limits its BLAS, OpenMP
-and TensorFlow threads to its share of the cores, so N workers do not oversubscribe the machine.
-Images are handed out as workers finish; results come back in the order they finish. Only the
-standard library is imported here: a worker sets its thread limits before numpy or TensorFlow load.
+The N workers are this process and N-1 children, *spawned* (not forked: TensorFlow is not
+fork-safe); each limits its BLAS, OpenMP and TensorFlow threads to its share of the cores, so N
+workers do not oversubscribe the machine. Images are handed out as workers finish; results come
+back in the order they finish. Only the standard library is imported here: a child sets its thread
+limits before numpy or TensorFlow load.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,7 +24,10 @@ THREAD_VARIABLES = (
 )
 
 _WORKER: dict = {}
-"""This worker process's settings, model, and the one-line error if the model failed to load."""
+"""This worker process's thread limit, and the one-line error of a model that failed to load."""
+
+_STARTED: dict = {}
+"""Children started ahead of their run (:func:`start_children`): ``(count, threads) -> pool``."""
 
 
 def available_cores() -> int:
@@ -64,34 +67,32 @@ def prepare_process(threads: int) -> None:
     _WORKER["threads"] = threads
 
 
-def _init(threads: int, model, out_dir: str, options: bytes) -> None:
-    """Pool initializer: runs once in each worker process.
-
-    ``options`` (``analyze_one``'s ``rows``, ``assign``, ``classes``) come pickled: unpickling
-    arrays imports numpy, which must wait for the thread limits.
-    """
-    from napari_karyotype.errors import KaryotypeError
-
+def _init(threads: int) -> None:
+    """Pool initializer: thread limits, then TensorFlow (once in each child, before any task)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    limit_threads(threads)
-    _WORKER.update(out_dir=out_dir, options=pickle.loads(options))
     prepare_process(threads)
-    try:
-        from napari_karyotype.classification.model import load_classifier
-
-        _WORKER["classifier"] = load_classifier(model)
-    except KaryotypeError as err:
-        _WORKER["fatal"] = str(err)
 
 
-def _work(index: int, path: str, stem: str) -> tuple[int, dict]:
-    """One image in a worker: ``(index, summary row)``; ``{"fatal": …}`` if the model failed."""
-    if "fatal" in _WORKER:
-        return index, {"fatal": _WORKER["fatal"]}
+def _ready() -> None:
+    """A first task for each child: a pool starts its processes only as tasks come."""
+
+
+def _work(index: int, path: str, stem: str, out_dir: str, model: str, options: dict):
+    """One image in a child: ``(index, summary row)``; ``{"fatal": …}`` if the model failed.
+
+    The model is loaded on the child's first image, once (``options``: ``analyze_one``'s)."""
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.errors import KaryotypeError
     from napari_karyotype.pipeline.analyze import analyze_one
 
-    clf = _WORKER["classifier"]
-    return index, analyze_one(path, stem, _WORKER["out_dir"], classifier=clf, **_WORKER["options"])
+    if ("fatal", model) in _WORKER:
+        return index, {"fatal": _WORKER["fatal", model]}
+    try:
+        clf = load_classifier(model)  # cached: loaded once per child and model
+    except KaryotypeError as err:
+        _WORKER["fatal", model] = str(err)
+        return index, {"fatal": str(err)}
+    return index, analyze_one(path, stem, out_dir, classifier=clf, **options)
 
 
 def check_model(model) -> Path:
@@ -103,51 +104,147 @@ def check_model(model) -> Path:
     return path.resolve()
 
 
+_DIED = "a worker process died (killed or out of memory)"
+
+
+def _start_children(count: int, threads: int):
+    """A pool of ``count`` spawned processes, started now (each imports TensorFlow at once)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init,
+        initargs=(threads,),
+    )
+    for _ in range(count):
+        pool.submit(_ready)
+    return pool
+
+
+def start_children(workers: int) -> None:
+    """Start the children of a coming ``run_local`` with ``workers`` processes ahead of it, so
+    their start overlaps the caller's own imports (:func:`end_children` ends them if unused);
+    this process's threads get their share too, before numpy loads."""
+    if workers > 1 and not _STARTED:
+        threads = max(1, available_cores() // workers)
+        limit_threads(threads)
+        _STARTED[workers - 1, threads] = _start_children(workers - 1, threads)
+
+
+def end_children() -> None:
+    """End children started by :func:`start_children` that no run took."""
+    while _STARTED:
+        _end(_STARTED.popitem()[1])
+
+
+def _end(pool) -> None:
+    """End a pool's processes now, without waiting for their work (gone when this returns)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _child_row(future, index: int) -> tuple[int, dict]:
+    """A child's ``(index, row)``; its image failed with one line if the child died."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from napari_karyotype.errors import KaryotypeError
+
+    try:
+        index, row = future.result()
+    except BrokenProcessPool:
+        return index, {"error": _DIED}
+    if "fatal" in row:
+        raise KaryotypeError(row["fatal"])
+    return index, row
+
+
 def run_local(
     todo: Sequence[tuple[int, Path, str]],
     out_dir: str | Path,
     *,
     workers: int,
     model=None,
+    classifier=None,
     **options,
 ) -> Iterator[tuple[int, dict]]:
-    """Analyse ``todo`` (``(index, path, stem)``) on ``workers`` spawned processes.
+    """Analyse ``todo`` (``(index, path, stem)``) on ``workers`` processes: this one and
+    ``workers - 1`` spawned children.
 
+    This process is a worker too (it imports TensorFlow anyway): it starts the children first, so
+    their start overlaps its own, then caps its threads, loads ``classifier`` (else ``model``) and
+    analyses images in a thread while handing the next image to each child that finishes one.
     ``options``: ``analyze_one``'s (``rows``, ``assign``, ``classes``), the same for every image.
-    Yields ``(index, summary row)`` as images finish. A model that fails to load in the workers
-    stops the run with its one-line ``KaryotypeError``; a worker that dies (killed, out of memory)
-    fails the images it left undone, each with one line.
+    Yields ``(index, summary row)`` as images finish. A model that fails to load stops the run
+    with its one-line ``KaryotypeError``; a child that dies (killed, out of memory) fails the
+    image it had, each with one line; fresh children take the rest where the dead ones had
+    finished an image, else this process does (children that cannot start are not retried).
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from napari_karyotype.errors import KaryotypeError
+    from napari_karyotype.classification.model import load_classifier
+    from napari_karyotype.pipeline.analyze import analyze_one
 
-    model_path = check_model(model)
+    model = str(check_model(model))
     workers = max(1, min(workers, len(todo)))
     threads = max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init,
-        initargs=(threads, str(model_path), str(out_dir), pickle.dumps(options)),
-    )
+    queue = deque((i, str(path), stem) for i, path, stem in todo)
+    pool, children, own = None, {}, None  # children: future -> index; own: (future, index)
+    spawn, worked = workers > 1, False  # start children where there are none; they finished one
+    here = ThreadPoolExecutor(1, thread_name_prefix="analyze")
+
+    def feed() -> None:
+        """One image to each idle child (starting children where there are none)."""
+        nonlocal pool, worked
+        if pool is None and queue and spawn:
+            key = (workers - 1, threads)
+            pool = _STARTED.pop(key, None) or _start_children(*key)
+            end_children()  # started for more images than were left to do (--resume)
+            worked = False
+        while pool is not None and queue and len(children) < workers - 1:
+            i, path, stem = queue.popleft()
+            children[pool.submit(_work, i, path, stem, str(out_dir), model, options)] = i
+
     try:
-        futures = {pool.submit(_work, i, str(path), stem): i for i, path, stem in todo}
-        for future in as_completed(futures):
-            try:
-                index, row = future.result()
-            except BrokenProcessPool:
-                index = futures[future]
-                row = {"error": "a worker process died (killed or out of memory)"}
-            if "fatal" in row:
-                raise KaryotypeError(row["fatal"])
-            yield index, row
-    except BaseException:  # stopped, interrupted or fatal: end the workers, do not wait for them
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+        feed()  # the children start first: their imports overlap this process's
+        prepare_process(threads)
+        classifier = classifier if classifier is not None else load_classifier(model)
+        while True:
+            if own is None and queue:
+                i, path, stem = queue.popleft()
+                own = here.submit(analyze_one, path, stem, out_dir, classifier=classifier,
+                                  **options), i  # fmt: skip
+            if own is None and not children:
+                break
+            running = [*children, *([own[0]] if own else [])]
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            theirs = [_child_row(f, children.pop(f)) for f in [f for f in children if f in done]]
+            broken = any(row.get("error") == _DIED for _, row in theirs)
+            if broken:  # the pool ends all its children: collect the rest of their images
+                theirs += [_child_row(f, children.pop(f)) for f in wait(list(children)).done]
+            worked = worked or any(row.get("error") != _DIED for _, row in theirs)
+            if broken:
+                _end(pool)
+                pool, spawn = None, worked  # fresh children for the rest if these had worked
+            feed()
+            if own is not None and own[0] in done:
+                theirs.append((own[1], own[0].result()))
+                own = None
+            yield from theirs
+    except BaseException:  # stopped, interrupted or fatal: end the children, do not wait for them
+        if pool is not None:
+            _end(pool)
+        here.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    here.shutdown(wait=True)
+    if pool is not None:  # every image is in and the children idle: spare them TensorFlow's exit
+        _end(pool)

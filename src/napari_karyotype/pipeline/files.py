@@ -13,38 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.pipeline.analyze import (
-    IMAGE_SUFFIXES,
-    OUTPUT_SUFFIXES,
-    SUMMARY_COLUMNS,
-    analyze_one,
-    completed_row,
-)
-
-
-def collect_images(inputs: Iterable[str | Path], out_dir: str | Path | None = None) -> list[Path]:
-    """The image files named, and those of named folders (sorted; not recursive).
-
-    Files inside ``out_dir`` and files named like outputs (``*_labels.tif``, ``*_karyogram.png``)
-    are left out of folders. A name that does not exist is kept (and fails when read).
-    """
-    out = Path(out_dir).resolve() if out_dir is not None else None
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            if out is not None and path.resolve() == out:
-                continue
-            for f in sorted(path.iterdir()):
-                if (
-                    f.is_file()
-                    and f.suffix.lower() in IMAGE_SUFFIXES
-                    and not f.name.lower().endswith(OUTPUT_SUFFIXES)
-                ):
-                    found.append(f)
-        else:
-            found.append(path)
-    return found
+from napari_karyotype.pipeline.analyze import SUMMARY_COLUMNS, analyze_one, completed_row
+from napari_karyotype.pipeline.inputs import collect_images
 
 
 def _stems(paths: Sequence[Path]) -> list[str]:
@@ -146,9 +116,15 @@ def analyze_files(
     elif workers > 1 and len(todo) > 1:
         from napari_karyotype.pipeline.batch import run_local
 
-        results = run_local(todo, out_dir, workers=workers, model=model, **options)
+        results = run_local(
+            todo, out_dir, workers=workers, model=model, classifier=classifier, **options
+        )
     else:
         results = _run_here(todo, out_dir, model=model, clf=classifier, **options)
+    if scheduler is not None or not (workers > 1 and len(todo) > 1):
+        from napari_karyotype.pipeline.batch import end_children
+
+        end_children()  # children started ahead (batch.start_children) that this run does not need
     for i, row in results:
         done += 1
         row["file"] = str(paths[i])
