@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from napari_karyotype.cell.features import classify_cell, summarize
-from napari_karyotype.cell.layout import apply_layout, read_layout, read_layout_labels
+from napari_karyotype.cell.layout import (
+    apply_layout,
+    confident_classes,
+    read_layout,
+    read_layout_labels,
+)
 
 LAYOUT_CELLS = ("C171543.044", "161923.054", "173449.035", "162004.003", "161945.009")
 
@@ -294,13 +299,17 @@ def test_auto_classes_take_the_place_and_the_cnn_elsewhere(cells, bundled_classi
 
     k = compose_karyogram(_swap(cells[LAYOUT_CELLS[0]], "7", "9"), seed=2)
     image = k.image.astype(np.float32) / 255
-    table, summary = classify_cell(image, k.labels, classifier=bundled_classifier, layout=True)
+    table, summary = classify_cell(
+        image, k.labels, classifier=bundled_classifier, placed=confident_classes(k.labels)
+    )
     assigned = dict(zip(table["label"].astype(int), table["assigned"], strict=True))
     assert sum(assigned[lab] == cls for lab, cls in k.classes.items()) >= 0.99 * len(k.classes)
     assert (table["layout"] != "").sum() >= 44
     assert summary.count == 46 and not summary.extra and not summary.missing
     few = np.where(np.isin(k.labels, list(k.classes)[:8]), k.labels, 0)
-    auto, _ = classify_cell(image, few, classifier=bundled_classifier, layout=True)
+    placed = confident_classes(few)
+    assert placed == {}
+    auto, _ = classify_cell(image, few, classifier=bundled_classifier, placed=placed)
     cnn, _ = classify_cell(image, few, classifier=bundled_classifier)
     assert (auto["layout"] == "").all()
     assert list(auto["assigned"]) == list(cnn["assigned"])

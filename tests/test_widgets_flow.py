@@ -272,6 +272,7 @@ def test_bundled_model_by_default(make_napari_viewer, qtbot, notes):
     """With no model file chosen, Classify runs the bundled CNN exactly as the core does."""
     from napari_karyotype._widgets import ClassifyWidget
     from napari_karyotype.cell.features import classify_cell
+    from napari_karyotype.cell.layout import confident_classes
     from napari_karyotype.classification.model import bundled_model_path
     from napari_karyotype.image.io import as_karyogram
     from napari_karyotype.samples.synthetic import synthetic_karyogram
@@ -289,7 +290,8 @@ def test_bundled_model_by_default(make_napari_viewer, qtbot, notes):
     assert notes.errors == []
     # the widget's default class source is auto: the layout where it reads, the CNN elsewhere
     image = as_karyogram(sample.image).image
-    expected, summary = classify_cell(image, sample.labels, layout=True)
+    placed = confident_classes(sample.labels)
+    expected, summary = classify_cell(image, sample.labels, placed=placed)
     pd.testing.assert_frame_equal(_table(layer), expected)
     assert widget.summary.value.splitlines()[0] == f"{summary.count} chromosomes · {summary.iscn}"
     assert widget.scale.value == pytest.approx(summary.scale, abs=0.01)

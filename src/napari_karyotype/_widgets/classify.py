@@ -49,7 +49,7 @@ from napari_karyotype._widgets.display import (
     table_of,
 )
 from napari_karyotype.cell.features import LOW_CONFIDENCE
-from napari_karyotype.cell.layout import CLASS_SOURCES
+from napari_karyotype.cell.layout import CLASS_SOURCES, confident_classes
 from napari_karyotype.errors import KaryotypeError
 
 TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified", "layout")
@@ -390,7 +390,7 @@ class ClassifyWidget(ViewerWidget):
                 assign=assign,
                 verified=previous,
                 progress=progress,
-                layout=source == "auto",
+                placed=confident_classes(labels) if source == "auto" else None,
             )
             if source in ("cnn", "auto"):
                 return table, summary, ""

@@ -349,7 +349,7 @@ def classify_cell(
     assign: bool = True,
     verified: pd.DataFrame | Mapping | None = None,
     progress: Progress | None = None,
-    layout: bool = False,
+    placed: Mapping[int, str] | None = None,
 ) -> tuple[pd.DataFrame, CellSummary]:
     """Classify every label of one cell and assign classes over the whole cell.
 
@@ -358,10 +358,10 @@ def classify_cell(
     cell's own chromosomes against the model's training statistics (:mod:`~.classification.scale`).
     ``verified``: a previous features table (its verified rows are kept exactly) or a mapping
     ``{label: class}``; verified labels are fixed, the assignment of the others takes them as given.
-    ``progress(done, total, what)`` is called between steps. ``layout``: where the labels stand
-    as an arranged karyogram, a chromosome whose place reads confidently takes that class (the
-    ``layout`` column; :func:`.layout.confident_classes`) and the assignment fits the CNN's
-    classes of the others around them; elsewhere (a metaphase) the CNN's classes stay.
+    ``progress(done, total, what)`` is called between steps. ``placed``: ``{label: class}`` that
+    the arrangement gives (:func:`.layout.confident_classes`; ``classes="auto"``): those labels
+    take that class (the ``layout`` column) and the assignment fits the CNN's classes of the
+    others around them; None or empty (a metaphase) leaves the CNN's classes.
     """
     from napari_karyotype.cell import assign as _assign
     from napari_karyotype.classification import scale as _scale
@@ -408,11 +408,8 @@ def classify_cell(
     features["second_confidence"] = probs[rows, ranked[:, 1]]
     step("assigning classes")
     is_fixed = np.array([int(lab) in fixed for lab in ids])
-    placed = {}
-    if layout:
-        from napari_karyotype.cell.layout import confident_classes
-
-        placed = confident_classes(labels)
+    placed = {int(k): str(v) for k, v in (placed or {}).items()}
+    if placed:
         features["layout"] = [placed.get(int(lab), "") for lab in ids]
     if assign:
         given = probs.copy()

@@ -142,8 +142,13 @@ def analyze_image(
     if not labels.any():
         raise KaryotypeError("no chromosomes found inside the rows")
     step(2, "classifying")
+    placed = None
+    if classes == "auto":
+        from napari_karyotype.cell.layout import confident_classes
+
+        placed = confident_classes(labels)
     table, summary = _features.classify_cell(
-        img, labels, classifier=classifier, scale=scale, assign=assign, layout=classes == "auto"
+        img, labels, classifier=classifier, scale=scale, assign=assign, placed=placed
     )
     if classes not in ("cnn", "auto"):
         from napari_karyotype.cell.layout import apply_layout
