@@ -83,10 +83,17 @@ def test_touching_homologs_stay_two():
     assert labels.max() == 12
 
 
-def test_chromosome_broken_at_a_pale_band_is_one_label():
+@pytest.mark.parametrize(
+    ("top", "height", "pale"),
+    [(40, 120, (95, 99)), (30, 140, (90, 104))],
+    ids=["pale band", "faint centromere, most of a width"],
+)
+def test_chromosome_broken_across_is_one_label(top, height, pale):
+    """A band or a centromere as pale as the page cuts one chromosome across (the two parts one
+    above the other along its axis): one label; the homologs beside it stay apart."""
     img, truth, c = _row()
-    m = _bar(img, truth, 20, 40, c, 120, WIDTH)
-    img[95:99, c : c + WIDTH] = BACKGROUND  # a band as pale as the page
+    m = _bar(img, truth, 20, top, c, height, WIDTH)
+    img[pale[0] : pale[1], c : c + WIDTH] = BACKGROUND
     labels = _segment(img)
     assert len(_labels_on(labels, m)) == 1
     assert labels.max() == 11
@@ -103,17 +110,6 @@ def test_touching_homologs_bridged_by_a_dark_speck_stay_two():
     assert len(_labels_on(labels, a)) == 1 and len(_labels_on(labels, b)) == 1
     assert _labels_on(labels, a) != _labels_on(labels, b)
     assert labels.max() == 12
-
-
-def test_chromosome_broken_at_a_faint_centromere_is_one_label():
-    """The two arms of one chromosome stand apart by most of a chromosome width, one above the
-    other along its axis; homologs beside it stay apart."""
-    img, truth, c = _row()
-    m = _bar(img, truth, 20, 30, c, 140, WIDTH)
-    img[90:104, c : c + WIDTH] = BACKGROUND  # a centromere as pale as the page
-    labels = _segment(img)
-    assert len(_labels_on(labels, m)) == 1
-    assert labels.max() == 11
 
 
 def test_frame_lines_and_strokes_are_not_chromosomes():
