@@ -114,6 +114,8 @@ def test_demo_rows_segment_classify_review_export(
     assert cls.labels_picker.value is labels_layer
     assert cls.assign.value is True  # per-cell assignment on by default
     cls.model.value = tiny_model
+    assert cls.classes.value == "auto"
+    cls.classes.value = "cnn"  # this flow shows the CNN's confidences (auto: test_widgets_layout)
     assert cls.run() is not None
     helpers.wait_worker(qtbot, cls)
     table = _table(labels_layer)

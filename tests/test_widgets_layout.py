@@ -44,6 +44,34 @@ def test_both_flags_a_swapped_pair(make_napari_viewer, qtbot, notes, cells, bund
     assert all("≠" not in texts[lab] for lab in set(texts) - flagged)
 
 
+def test_auto_takes_the_place_and_says_so(
+    make_napari_viewer, qtbot, notes, cells, bundled_classifier
+):
+    """By default (auto) a composed karyogram's chromosomes take the class of their place; the
+    text on each says it came from the layout, and none is ringed as low confidence."""
+    from napari_karyotype._widgets import ClassifyWidget
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    k = compose_karyogram(cells["C171543.044"], seed=2)
+    viewer = make_napari_viewer()
+    viewer.add_image(k.image, name="karyogram")
+    layer = viewer.add_labels(k.labels, name="chromosomes")
+    widget = ClassifyWidget(viewer)
+    assert widget.classes.value == "auto"
+    assert widget.run() is not None
+    helpers.wait_worker(qtbot, widget)
+    assert notes.errors == []
+    table = layer.features
+    assigned = dict(zip(table["label"].astype(int), table["assigned"], strict=True))
+    assert sum(assigned[lab] == cls for lab, cls in k.classes.items()) >= 0.99 * len(k.classes)
+    points = viewer.layers["classes"]
+    texts = dict(zip(points.features["label"].astype(int), points.text.values, strict=True))
+    placed = set(table.loc[table["layout"] != "", "label"].astype(int))
+    assert len(placed) >= 44
+    assert all(texts[lab].endswith("layout") for lab in placed)
+    assert not any(points.features["state"][points.features["label"].isin(placed)] == "low")
+
+
 def test_unreadable_layout_keeps_the_cnn(make_napari_viewer, qtbot, notes, bundled_classifier):
     from napari_karyotype._widgets import ClassifyWidget
     from napari_karyotype.samples.synthetic import synthetic_karyogram
