@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from napari_karyotype import CLASS_SOURCES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from napari_karyotype.cell.layout import CLASS_SOURCES
-
     parser.add_argument(
         "inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="karyogram images, or folders of them"
     )

@@ -25,7 +25,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from napari_karyotype import CLASSES
+from napari_karyotype import CLASS_SOURCES, CLASSES
 from napari_karyotype._widgets._base import ViewerWidget
 from napari_karyotype._widgets._common import (
     CLASSES_LAYER,
@@ -49,7 +49,7 @@ from napari_karyotype._widgets.display import (
     table_of,
 )
 from napari_karyotype.cell.features import LOW_CONFIDENCE
-from napari_karyotype.cell.layout import CLASS_SOURCES, confident_classes
+from napari_karyotype.cell.layout import confident_classes
 from napari_karyotype.errors import KaryotypeError
 
 TABLE_COLUMNS = ("label", "class", "CNN", "confidence", "verified", "layout")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_karyotype import CLASS_SOURCES
+
 BASE_ROWS: tuple[tuple[str, ...], ...] = (
     ("1", "2", "3", "4", "5"),
     ("6", "7", "8", "9", "10", "11", "12"),
@@ -446,13 +448,6 @@ def confident_classes(labels: np.ndarray) -> dict[int, str]:
     """
     read = read_layout_labels(labels)
     return {lab: cls for lab, cls in read.classes.items() if read.confident.get(lab)}
-
-
-CLASS_SOURCES = ("auto", "cnn", "layout", "both")
-"""Where chromosome classes come from. ``auto``: the layout where a chromosome's place reads
-confidently, the CNN (assigned around those) elsewhere and on pages that are no arranged
-karyogram; ``cnn``: the CNN; ``layout``: the layout over the CNN's; ``both``: the CNN's, checked
-by the layout (disagreements flagged)."""
 
 
 def apply_layout(features, labels: np.ndarray, classes: str = "layout"):

@@ -112,8 +112,8 @@ def analyze_image(
     None for the bundled model. ``scale``: None estimates it. ``segment_options``: keyword
     arguments of ``contours.segment``. ``progress(done, total, step)`` between the steps.
     ``classes``: ``"auto"`` (the layout where it reads confidently, else the CNN),
-    ``"cnn"``, ``"layout"`` or ``"both"`` (:data:`.layout.CLASS_SOURCES`); with ``layout`` or
-    ``both`` an unreadable layout keeps the CNN's classes and says so in the summary's flags.
+    ``"cnn"``, ``"layout"`` or ``"both"`` (:data:`napari_karyotype.CLASS_SOURCES`); with
+    ``layout`` or ``both`` an unreadable layout keeps the CNN's classes and says so in the flags.
     """
     from napari_karyotype.cell import features as _features
     from napari_karyotype.cell.karyogram import arrange_karyogram
