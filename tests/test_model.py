@@ -15,6 +15,7 @@ def test_saved_model_reads_back_with_its_side_car_facts(classifier, tmp_path):
     from napari_karyotype.classification.model import (
         apply_temperature,
         load_classifier,
+        read_model_file,
         save_model,
     )
     from napari_karyotype.classification.scale import PER_CELL
@@ -27,7 +28,8 @@ def test_saved_model_reads_back_with_its_side_car_facts(classifier, tmp_path):
         "size_normalisation": PER_CELL,
     }
     path = tmp_path / "sub" / "m.keras"
-    save_model(classifier.model, path, meta)
+    keras_model = read_model_file(classifier.path)[0]  # training's view: a Keras model
+    save_model(keras_model, path, meta)
     assert json.loads(path.with_suffix(".json").read_text()) == meta
 
     loaded = load_classifier(path)
@@ -45,7 +47,7 @@ def test_saved_model_reads_back_with_its_side_car_facts(classifier, tmp_path):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert (probs.max(axis=1) <= raw.max(axis=1) + 1e-6).all()  # T > 1 flattens
 
-    save_model(classifier.model, path, {**meta, "temperature": 0.5})  # written again: read anew
+    save_model(keras_model, path, {**meta, "temperature": 0.5})  # written again: read anew
     assert load_classifier(path).temperature == 0.5
 
 

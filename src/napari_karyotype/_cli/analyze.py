@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from napari_karyotype.pipeline.inputs import collect_images
 
     workers = args.workers or batch.available_cores()
-    if args.scheduler is None:  # children import TensorFlow while this process imports the rest
+    if args.scheduler is None:  # children import the pipeline while this one reads the inputs
         batch.start_children(min(workers, len(collect_images(args.inputs, args.out))))
     try:
         from napari_karyotype.pipeline.files import analyze_files

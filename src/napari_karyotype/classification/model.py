@@ -5,13 +5,16 @@ size normalisation, canvas statistics, training record). :func:`save_model` writ
 :func:`load_classifier` reads them into a :class:`Classifier` whose attributes are the side-car's
 facts and whose :meth:`Classifier.predict_proba` is calibrated by its temperature.
 
-Keras (and its backend) is imported only when a model is first loaded. The bundled model is
-``napari_karyotype.models/karyotype_cnn.keras`` with its side-car ``karyotype_cnn.json``.
+A classifier runs with NumPy alone where its layers allow (:mod:`.numpy_net`: the bundled model's
+do), so classifying imports no TensorFlow; other models, or ``NAPARI_KARYOTYPE_ENGINE=keras``, run
+with Keras, imported when such a model is first loaded. Training always uses Keras. The bundled
+model is ``napari_karyotype.models/karyotype_cnn.keras`` with its side-car ``karyotype_cnn.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -196,7 +199,7 @@ class Classifier:
     def predict_raw(self, canvases: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Softmax outputs of the model as trained (no temperature), (n, 24).
 
-        ``batch_size`` is kept for callers; batches are always ``inference.BATCH`` rows.
+        ``batch_size`` is kept for callers; Keras models always see ``inference.BATCH`` rows.
         """
         x = np.asarray(canvases, dtype=np.float32)
         if x.ndim == 2:
@@ -207,7 +210,10 @@ class Classifier:
             raise KaryotypeError(f"canvases must be 220 x 100 (height x width), got {x.shape[1:3]}")
         if len(x) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        from napari_karyotype.classification import inference
+        from napari_karyotype.classification import inference, numpy_net
+
+        if isinstance(self.model, numpy_net.NumpyNet):  # no state: any thread may run it
+            return self.model.predict_on_batch(x)
 
         # on the one inference thread, in fixed-size batches (no retracing: see inference)
         return inference.predict(self.model, x).astype(np.float32)
@@ -226,9 +232,25 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
     key = str(path.resolve()) if path.exists() else str(path)
     with _LOCK:
         if key not in _CACHE:
-            model, meta = read_model_file(path)
+            model, meta = _read_for_inference(path)
             _CACHE[key] = Classifier(model, path, meta)
         return _CACHE[key]
+
+
+ENGINE_VARIABLE = "NAPARI_KARYOTYPE_ENGINE"
+"""``keras`` runs every classifier with Keras; otherwise NumPy where the model allows."""
+
+
+def _read_for_inference(path: Path):
+    """``(model, side-car)``: the NumPy network where it computes this model, else Keras'."""
+    if os.environ.get(ENGINE_VARIABLE, "").strip().lower() != "keras":
+        meta = read_model_file(path, load_keras=False)[1]
+        from napari_karyotype.classification import numpy_net
+
+        net = numpy_net.load(path)
+        if net is not None and net.output_shape[-1] == len(CLASSES):
+            return net, meta
+    return read_model_file(path)
 
 
 def label_canvases(

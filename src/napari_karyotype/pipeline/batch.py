@@ -56,19 +56,20 @@ def limit_threads(threads: int) -> None:
 
 
 def prepare_process(threads: int) -> None:
-    """Limit threads and import TensorFlow with those limits (once per process)."""
+    """Limit threads, then import the pipeline with those limits (once per process).
+
+    TensorFlow is not imported: the bundled classifier runs with NumPy; a model that needs Keras
+    imports it when loaded, under the same limits."""
     if _WORKER.get("threads"):
         return
     limit_threads(threads)
-    from napari_karyotype.classification.backend import import_tensorflow
+    import napari_karyotype.pipeline.analyze  # noqa: F401  (numpy, scipy, scikit-image)
 
-    import_tensorflow()
-    limit_threads(threads)
     _WORKER["threads"] = threads
 
 
 def _init(threads: int) -> None:
-    """Pool initializer: thread limits, then TensorFlow (once in each child, before any task)."""
+    """Pool initializer: thread limits, then the pipeline's imports (in each child, first)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     prepare_process(threads)
 
@@ -108,7 +109,7 @@ _DIED = "a worker process died (killed or out of memory)"
 
 
 def _start_children(count: int, threads: int):
-    """A pool of ``count`` spawned processes, started now (each imports TensorFlow at once)."""
+    """A pool of ``count`` spawned processes, started now (each imports the pipeline at once)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -179,7 +180,7 @@ def run_local(
     """Analyse ``todo`` (``(index, path, stem)``) on ``workers`` processes: this one and
     ``workers - 1`` spawned children.
 
-    This process is a worker too (it imports TensorFlow anyway): it starts the children first, so
+    This process is a worker too (it imports the pipeline anyway): it starts the children first, so
     their start overlaps its own, then caps its threads, loads ``classifier`` (else ``model``) and
     analyses images in a thread while handing the next image to each child that finishes one.
     ``options``: ``analyze_one``'s (``rows``, ``assign``, ``classes``), the same for every image.
@@ -246,5 +247,5 @@ def run_local(
         here.shutdown(wait=False, cancel_futures=True)
         raise
     here.shutdown(wait=True)
-    if pool is not None:  # every image is in and the children idle: spare them TensorFlow's exit
+    if pool is not None:  # every image is in and the children idle: end them now
         _end(pool)
