@@ -11,15 +11,19 @@ Keras.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 CHUNK = 4
-"""Canvases per pass through the network: small enough for the unfolded patches to stay in cache."""
+"""Canvases per pass through the network."""
+PATCH_BYTES = 1 << 20
+"""About this many bytes of unfolded patches at a time (see :func:`_conv`)."""
 
 
 class Unsupported(Exception):
@@ -27,20 +31,31 @@ class Unsupported(Exception):
 
 
 def _conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str) -> np.ndarray:
-    """2-D convolution, stride 1 (``kernel``: kh, kw, in, out), as one matrix product."""
+    """2-D convolution, stride 1 (``kernel``: kh, kw, in, out), as matrix products.
+
+    Each output pixel's neighbourhood is unfolded into one row of patches, a band of output rows
+    at a time: bands of about :data:`PATCH_BYTES` stay in cache, which halves the time on the
+    large early layers against unfolding the whole image at once."""
     kh, kw, cin, cout = kernel.shape
     if padding == "same":
         top, left = (kh - 1) // 2, (kw - 1) // 2
         x = np.pad(x, ((0, 0), (top, kh - 1 - top), (left, kw - 1 - left), (0, 0)))
     n, h, w = x.shape[0], x.shape[1] - kh + 1, x.shape[2] - kw + 1
-    patches = np.empty((n, h, w, kh * kw * cin), np.float32)  # each pixel's neighbourhood
-    for dy in range(kh):
-        for dx in range(kw):
-            at = (dy * kw + dx) * cin
-            patches[..., at : at + cin] = x[:, dy : dy + h, dx : dx + w]
-    out = patches.reshape(n * h * w, -1) @ kernel.reshape(kh * kw * cin, cout)
+    weights = kernel.reshape(kh * kw * cin, cout)
+    # the kw pixels side by side in a row are kw * cin contiguous values: one copy per kernel row
+    rows = x.reshape(n, x.shape[1], -1)
+    runs = np.lib.stride_tricks.sliding_window_view(rows, kw * cin, axis=2)[:, :, ::cin]
+    band = max(1, min(h, PATCH_BYTES // (n * w * kh * kw * cin * 4)))
+    patches = np.empty((n, band, w, kh * kw * cin), np.float32)
+    out = np.empty((n, h, w, cout), np.float32)
+    for r0 in range(0, h, band):
+        r1 = min(h, r0 + band)
+        part = patches[:, : r1 - r0]
+        for dy in range(kh):
+            part[..., dy * kw * cin : (dy + 1) * kw * cin] = runs[:, r0 + dy : r1 + dy]
+        out[:, r0:r1] = (part.reshape(-1, kh * kw * cin) @ weights).reshape(n, r1 - r0, w, cout)
     out += bias
-    return out.reshape(n, h, w, cout)
+    return out
 
 
 def _pool(x: np.ndarray, size: tuple[int, int], mean: bool) -> np.ndarray:
@@ -96,17 +111,45 @@ class NumpyNet:
         self.output_shape = (None, n_outputs)
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
-        """Outputs for ``x`` (n, *input_shape), float32."""
+        """Outputs for ``x`` (n, *input_shape), float32; chunks of canvases on parallel threads."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim == len(self.input_shape):
             x = x[..., None]
-        out = []
-        for i in range(0, len(x), CHUNK):
-            y = x[i : i + CHUNK]
-            for step in self.steps:
-                y = step(y)
-            out.append(y)
+        chunks = [x[i : i + CHUNK] for i in range(0, len(x), CHUNK)]
+        threads = min(len(chunks), _threads())
+        if threads <= 1:
+            out = [self._forward(chunk) for chunk in chunks]
+        else:  # one BLAS thread per chunk: small products gain nothing from splitting further
+            from concurrent.futures import ThreadPoolExecutor
+
+            with _blas_controller().limit(limits=1, user_api="blas"):
+                with ThreadPoolExecutor(threads) as pool:
+                    out = list(pool.map(self._forward, chunks))
         return np.concatenate(out).astype(np.float32, copy=False)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        for step in self.steps:
+            x = step(x)
+        return x
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries (found once: the search takes a while)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _threads() -> int:
+    """Threads to classify with: the BLAS limit a batch worker set, else this process's cores."""
+    limit = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if limit and limit.strip().isdigit():
+        return max(1, int(limit))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _weights(archive: zipfile.ZipFile) -> dict[str, list[np.ndarray]]:
