@@ -48,7 +48,8 @@ def test_auto_takes_the_place_and_says_so(
     make_napari_viewer, qtbot, notes, cells, bundled_classifier
 ):
     """By default (auto) a composed karyogram's chromosomes take the class of their place; the
-    text on each says it came from the layout, and none is ringed as low confidence."""
+    text on each is its class alone (no confidence: its place decided), and none is ringed as
+    low confidence."""
     from napari_karyotype._widgets import ClassifyWidget
     from napari_karyotype.samples.compose import compose_karyogram
 
@@ -68,7 +69,7 @@ def test_auto_takes_the_place_and_says_so(
     texts = dict(zip(points.features["label"].astype(int), points.text.values, strict=True))
     placed = set(table.loc[table["layout"] != "", "label"].astype(int))
     assert len(placed) >= 44
-    assert all(texts[lab].endswith("layout") for lab in placed)
+    assert all(texts[lab] == assigned[lab] for lab in placed)
     assert not any(points.features["state"][points.features["label"].isin(placed)] == "low")
 
 

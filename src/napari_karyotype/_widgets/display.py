@@ -74,7 +74,8 @@ def text_of(row, threshold: float) -> tuple[str, str]:
     Below ``threshold`` the class gets a ``?`` and the state is ``low`` (red); a verified class
     reads ``7 ✓`` (the user's word, no confidence); unclassified is ``?``. Where the layout gives
     another class (``disagrees``) it reads ``7 ≠ 9`` (CNN's class, then the layout's), red;
-    where the class is the layout's (``classes="auto"`` or ``"layout"``) it reads ``7 layout``.
+    where the class is the layout's (``classes="auto"`` or ``"layout"``) it reads ``7`` alone: its
+    place decided it, not a confidence (a word under each of 46 small chromosomes hid the classes).
     """
     cls = class_of(row)
     if not cls:
@@ -84,7 +85,7 @@ def text_of(row, threshold: float) -> tuple[str, str]:
     if getattr(row, "disagrees", False):
         return f"{cls} ≠ {row.layout}\nlayout?", "low"
     if getattr(row, "layout", "") and cls == row.layout:
-        return f"{cls}\nlayout", "ok"  # classed by its place: the CNN's confidence did not decide
+        return cls, "ok"  # classed by its place: the CNN's confidence did not decide
     conf = float(row.confidence)
     if not np.isfinite(conf):
         return cls, "ok"
