@@ -123,6 +123,20 @@ def test_frame_lines_and_strokes_are_not_chromosomes():
     assert set(np.unique(labels[truth > 0])) - {0} == set(range(1, 11))
 
 
+def test_small_thin_chromosome_stays_while_a_cross_of_its_thickness_goes():
+    """On a low-resolution page a small chromosome is under half as wide as the row's big ones
+    and under three of their widths long: it was dropped as a frame line. A printed cross as thin
+    and as long is still no chromosome."""
+    img, truth, c = _row()
+    small = _bar(img, truth, 20, 70, c, 42, 7)
+    img[70:114, c + 61 : c + 67] = DARK  # a cross: one bar down...
+    img[89:95, c + 42 : c + 86] = DARK  # ...and one across
+    labels = _segment(img)
+    assert len(_labels_on(labels, small)) == 1
+    assert labels.max() == 11
+    assert not labels[80:104, c + 46 : c + 82][img[80:104, c + 46 : c + 82] == DARK].any()
+
+
 def _real(name):
     import os
     from pathlib import Path

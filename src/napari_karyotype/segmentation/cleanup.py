@@ -244,13 +244,28 @@ def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) 
 
 def _line_like(m: np.ndarray, ref_width: float) -> bool:
     """A frame or rule: long (over 2.5 chromosome widths) and, across most of its length,
-    thinner than 0.6 of a chromosome width (whatever ticks or crossings it carries)."""
+    thinner than 0.6 of a chromosome width; and long against its own thickness (at least
+    :data:`LINE_ASPECT` times) or carrying a tick or crossing far wider than itself. A small
+    chromosome of a low-resolution page is as thin, but short against its own width and about
+    as wide all along."""
     if max(m.shape) < 2.5 * ref_width:
         return False
-    across_rows = np.median(m.sum(axis=1)[m.any(axis=1)])  # a vertical line's thickness
-    across_cols = np.median(m.sum(axis=0)[m.any(axis=0)])  # a horizontal line's
-    thin = across_rows if m.shape[0] >= m.shape[1] else across_cols
-    return bool(thin < 0.6 * ref_width)
+    vertical = m.shape[0] >= m.shape[1]
+    spans = m.sum(axis=1) if vertical else m.sum(axis=0)  # thickness across the line
+    spans = spans[spans > 0]
+    thin = float(np.median(spans))
+    if thin >= 0.6 * ref_width:
+        return False
+    return bool(max(m.shape) >= LINE_ASPECT * thin or spans.max() > CROSSING * thin)
+
+
+LINE_ASPECT = 6.0
+"""A thin object at least this many times as long as it is thick is a line (a chromosome,
+small ones included, is at most about five of its own widths long)."""
+
+CROSSING = 2.5
+"""A thin object somewhere this many times wider than its median thickness carries a tick or
+a crossing line (a cross, a tick mark); a chromosome's width varies far less along it."""
 
 
 def _box(o: np.ndarray) -> tuple[int, int, int, int]:
