@@ -123,6 +123,20 @@ def test_frame_lines_and_strokes_are_not_chromosomes():
     assert set(np.unique(labels[truth > 0])) - {0} == set(range(1, 11))
 
 
+def test_chromosome_cut_across_by_a_slanted_pale_band_stays_one():
+    """A pale band running steeply across a chromosome leaves dark cores above and below it
+    whose rows overlap, like homologs side by side: the chromosome was cut in two (a bent
+    chromosome 2 on clinical pages). Its parts lie one above the other, not side by side."""
+    img, truth, c = _row()
+    m = _bar(img, truth, 20, 40, c, 120, WIDTH)
+    rr, cc = np.mgrid[: img.shape[0], : img.shape[1]]
+    on_band = np.abs((rr - 40) - (45 + (cc - c) * 60 / WIDTH)) < 10  # rows 45 to 105 across
+    img[m & on_band] = 0.8
+    labels = _segment(img)
+    assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
 def test_small_thin_chromosome_stays_while_a_cross_of_its_thickness_goes():
     """On a low-resolution page a small chromosome is under half as wide as the row's big ones
     and under three of their widths long: it was dropped as a frame line. A printed cross as thin
