@@ -137,6 +137,21 @@ def test_chromosome_cut_across_by_a_slanted_pale_band_stays_one():
     assert labels.max() == 11
 
 
+def test_small_chromosome_an_arrow_points_at_stays_without_the_arrow():
+    """An arrow drawn up to a small chromosome (a Philadelphia chromosome on a CML page) joins
+    it in the foreground; the two together are long and mostly thin, and went as a line."""
+    img, truth, c = _row()
+    small = _bar(img, truth, 20, 90, c, 32, WIDTH)
+    tip = c + WIDTH
+    img[104:108, tip : tip + 50] = DARK  # the shaft, thicker than a ruled line
+    for k in range(10):  # the head, its point on the chromosome
+        img[106 - k // 2 : 107 + k // 2, tip + k] = DARK
+    labels = _segment(img)
+    assert len(_labels_on(labels, small)) == 1
+    assert labels.max() == 11
+    assert not labels[104:108, tip + 20 : tip + 50].any()
+
+
 def test_small_thin_chromosome_stays_while_a_cross_of_its_thickness_goes():
     """On a low-resolution page a small chromosome is under half as wide as the row's big ones
     and under three of their widths long: it was dropped as a frame line. A printed cross as thin

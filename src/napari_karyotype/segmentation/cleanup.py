@@ -227,19 +227,56 @@ def _along_one_axis(ma: np.ndarray, mb: np.ndarray) -> bool:
 
 def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) -> list:
     """Drop what no chromosome looks like, judged against the cell's chromosome width and
-    area: lines (much narrower and long) and small ragged debris (fills little of its hull)."""
-    from skimage.morphology import convex_hull_image
-
+    area: lines (much narrower and long) and small ragged debris (fills little of its hull).
+    A chromosome that a line or an arrow touches keeps its own pixels (:func:`_off_the_line`)."""
     out = []
     for o in objs:
         r0, r1, c0, c1 = _box(o)
         m = o[r0:r1, c0:c1]
-        if split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width):
-            continue
-        if m.sum() < 0.5 * ref_area and m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY:
+        if _thin_or_line(m, ref_width):
+            m = _off_the_line(m, ref_width, ref_area)
+            if m is None or _thin_or_line(m, ref_width):
+                continue
+            o = np.zeros_like(o)
+            o[r0:r1, c0:c1] = m
+        if _ragged(m, ref_area):
             continue  # small and ragged (a bent or X-shaped chromosome is larger)
         out.append(o)
     return out
+
+
+def _thin_or_line(m: np.ndarray, ref_width: float) -> bool:
+    return split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width)
+
+
+def _ragged(m: np.ndarray, ref_area: float) -> bool:
+    from skimage.morphology import convex_hull_image
+
+    return bool(
+        m.sum() < 0.5 * ref_area and m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY
+    )
+
+
+def _off_the_line(m: np.ndarray, ref_width: float, ref_area: float) -> np.ndarray | None:
+    """What of a line-like object is as thick as a chromosome and twice as thick as the line
+    (holds a disc of 0.6 chromosome widths and of the line's own thickness, which neither the
+    line nor its crossings do) and as large as a chromosome (a fifth of the typical area), with
+    its edges; None where nothing is. A line, tick or arrow touching a chromosome joins it in
+    the foreground; the chromosome must not go with it."""
+    from skimage.morphology import disk
+
+    r = max(1, int(round(max(0.3 * ref_width, _thickness(m)))))
+    core = ndi.binary_opening(np.pad(m, r), structure=disk(r))[r:-r, r:-r]
+    lab, n = ndi.label(core)
+    if n == 0:
+        return None
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    big = np.flatnonzero(areas >= 0.2 * ref_area)
+    big = big[big > 0]
+    if big.size == 0:
+        return None
+    keep = np.isin(lab, big)
+    return ndi.binary_dilation(keep, structure=disk(1), iterations=max(1, r // 2)) & m
 
 
 def _line_like(m: np.ndarray, ref_width: float) -> bool:
@@ -250,13 +287,22 @@ def _line_like(m: np.ndarray, ref_width: float) -> bool:
     as wide all along."""
     if max(m.shape) < 2.5 * ref_width:
         return False
-    vertical = m.shape[0] >= m.shape[1]
-    spans = m.sum(axis=1) if vertical else m.sum(axis=0)  # thickness across the line
-    spans = spans[spans > 0]
+    spans = _spans(m)
     thin = float(np.median(spans))
     if thin >= 0.6 * ref_width:
         return False
     return bool(max(m.shape) >= LINE_ASPECT * thin or spans.max() > CROSSING * thin)
+
+
+def _spans(m: np.ndarray) -> np.ndarray:
+    """The object's extent across its long side, at every row (column) along it."""
+    spans = m.sum(axis=1) if m.shape[0] >= m.shape[1] else m.sum(axis=0)
+    return spans[spans > 0]
+
+
+def _thickness(m: np.ndarray) -> float:
+    """A line's thickness: the median of :func:`_spans`."""
+    return float(np.median(_spans(m)))
 
 
 LINE_ASPECT = 6.0
