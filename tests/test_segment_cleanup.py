@@ -85,8 +85,8 @@ def test_touching_homologs_stay_two():
 
 @pytest.mark.parametrize(
     ("top", "height", "pale"),
-    [(40, 120, (95, 99)), (30, 140, (90, 104))],
-    ids=["pale band", "faint centromere, most of a width"],
+    [(40, 120, (95, 99)), (30, 140, (90, 104)), (30, 150, (90, 116))],
+    ids=["pale band", "faint centromere, most of a width", "unlit band, over 1.5 widths"],
 )
 def test_chromosome_broken_across_is_one_label(top, height, pale):
     """A band or a centromere as pale as the page cuts one chromosome across (the two parts one

@@ -131,9 +131,11 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
-AXIS_GAP = 1.2
+AXIS_GAP = 2.0
 """Pieces one above the other that lie along one axis (each runs towards the other), closer
-than this many chromosome widths, are one chromosome broken at a faint centromere or band."""
+than this many chromosome widths, are one chromosome broken at a faint centromere or band (in
+a row chromosomes stand side by side, never one above the other; on a fluorescent page a band
+can stay unlit over 1.5 widths)."""
 
 AXIS_ANGLE = 25.0
 """An elongated piece runs towards another when its long axis is within this many degrees of
