@@ -152,6 +152,21 @@ def test_small_chromosome_an_arrow_points_at_stays_without_the_arrow():
     assert not labels[104:108, tip + 20 : tip + 50].any()
 
 
+def test_faint_chromosome_with_a_dark_speck_grows_to_its_outline():
+    """A faint chromosome of which the foreground holds only a thin dark streak (and one dark
+    speck, JPEG noise) was judged by the streak, too thin for a chromosome, and dropped: it is
+    judged by its faint outline."""
+    img, truth, c = _row()
+    body = _bar(img, truth, 20, 60, c, 60, 14)
+    img[body] = 0.895  # fainter than the foreground threshold, darker than the faint one
+    img[68:112, c + 5 : c + 9] = 0.84  # the streak the foreground holds
+    img[87:92, c + 5 : c + 10] = 0.4  # one dark speck
+    labels = _segment(img)
+    ids = _labels_on(labels, body)
+    assert len(ids) == 1 and labels.max() == 11
+    assert np.count_nonzero(labels == ids[0]) >= 0.6 * np.count_nonzero(body)
+
+
 def test_small_thin_chromosome_stays_while_a_cross_of_its_thickness_goes():
     """On a low-resolution page a small chromosome is under half as wide as the row's big ones
     and under three of their widths long: it was dropped as a frame line. A printed cross as thin

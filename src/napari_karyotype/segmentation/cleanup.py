@@ -68,12 +68,15 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             out[b.region].append(full)
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
-        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
         out = [_join(objs, ref_width, singles) for objs in out]
-        out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
+    # A faint chromosome is judged by its whole outline, not by the darkest bands that the
+    # foreground holds of it (those are as thin as a line).
     for objs, (_, crop, *faint) in zip(out, regions, strict=True):
         if faint:
             _grow_faint(objs, faint[0], crop, t_split)
+    if ref_width > 0:
+        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
+        out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -83,9 +86,10 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
 
 
 FAINT_SHARE = 0.5
-"""A chromosome is faint when even its darkest pixels are lighter than the valley threshold
-(half the page's contrast) and the foreground threshold holds less than this share of its
-component of the faint mask (a pair in a dim frame: only its darkest bands are foreground)."""
+"""A chromosome is faint when most of its pixels (the median) are lighter than the valley
+threshold (half the page's contrast; a dark speck of noise does not count) and the foreground
+threshold holds less than this share of its component of the faint mask (a pair in a dim
+frame: only its darkest bands are foreground)."""
 
 
 def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float) -> None:
@@ -109,7 +113,7 @@ def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float)
     for i in ids[counts == 1]:
         k = int(owner[comp == i][0]) - 1
         o = objs[k]
-        if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(crop[o].min()) >= t_split:
+        if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(np.median(crop[o])) >= t_split:
             sl = boxes[i - 1]
             objs[k] = objs[k].copy()
             objs[k][sl] |= lab[sl] == i
