@@ -94,8 +94,8 @@ frame: only its darkest bands are foreground)."""
 
 def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float) -> None:
     """Grow each faint chromosome (in place) to its component of the ``faint`` mask, where that
-    component holds no other chromosome. Dark chromosomes, and pieces of them cut by the
-    shape's edge, stay as they are; nothing new is added."""
+    component holds no other chromosome. Dark chromosomes, and pieces cut by the shape's edge
+    (touching its bounding box), stay as they are; nothing new is added."""
     if not objs:
         return
     lab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
@@ -113,10 +113,17 @@ def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float)
     for i in ids[counts == 1]:
         k = int(owner[comp == i][0]) - 1
         o = objs[k]
+        if _at_border(o):
+            continue  # a piece of a chromosome cut by the shape's edge: its pale end
         if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(np.median(crop[o])) >= t_split:
             sl = boxes[i - 1]
             objs[k] = objs[k].copy()
             objs[k][sl] |= lab[sl] == i
+
+
+def _at_border(o: np.ndarray) -> bool:
+    """Whether a mask touches the edge of its crop (the shape's bounding box)."""
+    return bool(o[0].any() or o[-1].any() or o[:, 0].any() or o[:, -1].any())
 
 
 def _blobs(region: int, fg: np.ndarray) -> list[_Blob]:
