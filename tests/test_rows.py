@@ -104,3 +104,24 @@ def test_faint_pair_held_in_fragments_joins_its_row():
     assert len(rows) == 1
     r0, r1, c0, c1 = _box(rows[0][1])
     assert c0 <= 15 and r0 <= 40 and r1 >= 79
+
+
+def test_row_broken_at_aligned_pale_centromeres_is_one_row():
+    """A karyogram aligns the centromeres of a row on one line; where they are pale, the dark
+    arms above and below that line started two rows, one over the other, on the same
+    chromosomes (and a chromosome could be cut between the two)."""
+    img = np.full((260, 420), 0.92, np.float32)
+    c = 30
+    for i in range(12):  # the first row: arms meeting at a pale centromere on line 70
+        img[70 - 20 - 2 * i : 68, c : c + 9] = 0.3
+        img[68:72, c : c + 9] = 0.82
+        img[72 : 72 + 30 + 2 * i, c : c + 9] = 0.3
+        c += 9 + (5 if i % 2 == 0 else 16)
+    c = 30
+    for i in range(12):  # a second row, ordinary
+        img[170 : 170 + 40 - 2 * i, c : c + 9] = 0.3
+        c += 9 + (5 if i % 2 == 0 else 16)
+    rows = propose_rows(img)
+    assert len(rows) == 2
+    r0, r1, _, _ = _box(rows[0][1])
+    assert r0 <= 28 and r1 >= 72 + 30 + 22

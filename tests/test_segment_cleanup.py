@@ -85,8 +85,8 @@ def test_touching_homologs_stay_two():
 
 @pytest.mark.parametrize(
     ("top", "height", "pale"),
-    [(40, 120, (95, 99)), (30, 140, (90, 104))],
-    ids=["pale band", "faint centromere, most of a width"],
+    [(40, 120, (95, 99)), (30, 140, (90, 104)), (30, 150, (90, 116))],
+    ids=["pale band", "faint centromere, most of a width", "unlit band, over 1.5 widths"],
 )
 def test_chromosome_broken_across_is_one_label(top, height, pale):
     """A band or a centromere as pale as the page cuts one chromosome across (the two parts one
@@ -121,6 +121,64 @@ def test_frame_lines_and_strokes_are_not_chromosomes():
     labels = _segment(img)
     assert labels.max() == 10
     assert set(np.unique(labels[truth > 0])) - {0} == set(range(1, 11))
+
+
+def test_chromosome_cut_across_by_a_slanted_pale_band_stays_one():
+    """A pale band running steeply across a chromosome leaves dark cores above and below it
+    whose rows overlap, like homologs side by side: the chromosome was cut in two (a bent
+    chromosome 2 on clinical pages). Its parts lie one above the other, not side by side."""
+    img, truth, c = _row()
+    m = _bar(img, truth, 20, 40, c, 120, WIDTH)
+    rr, cc = np.mgrid[: img.shape[0], : img.shape[1]]
+    on_band = np.abs((rr - 40) - (45 + (cc - c) * 60 / WIDTH)) < 10  # rows 45 to 105 across
+    img[m & on_band] = 0.8
+    labels = _segment(img)
+    assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
+def test_small_chromosome_an_arrow_points_at_stays_without_the_arrow():
+    """An arrow drawn up to a small chromosome (a Philadelphia chromosome on a CML page) joins
+    it in the foreground; the two together are long and mostly thin, and went as a line."""
+    img, truth, c = _row()
+    small = _bar(img, truth, 20, 90, c, 32, WIDTH)
+    tip = c + WIDTH
+    img[104:108, tip : tip + 50] = DARK  # the shaft, thicker than a ruled line
+    for k in range(10):  # the head, its point on the chromosome
+        img[106 - k // 2 : 107 + k // 2, tip + k] = DARK
+    labels = _segment(img)
+    assert len(_labels_on(labels, small)) == 1
+    assert labels.max() == 11
+    assert not labels[104:108, tip + 20 : tip + 50].any()
+
+
+def test_faint_chromosome_with_a_dark_speck_grows_to_its_outline():
+    """A faint chromosome of which the foreground holds only a thin dark streak (and one dark
+    speck, JPEG noise) was judged by the streak, too thin for a chromosome, and dropped: it is
+    judged by its faint outline."""
+    img, truth, c = _row()
+    body = _bar(img, truth, 20, 60, c, 60, 14)
+    img[body] = 0.895  # fainter than the foreground threshold, darker than the faint one
+    img[68:112, c + 5 : c + 9] = 0.84  # the streak the foreground holds
+    img[87:92, c + 5 : c + 10] = 0.4  # one dark speck
+    labels = _segment(img)
+    ids = _labels_on(labels, body)
+    assert len(ids) == 1 and labels.max() == 11
+    assert np.count_nonzero(labels == ids[0]) >= 0.6 * np.count_nonzero(body)
+
+
+def test_small_thin_chromosome_stays_while_a_cross_of_its_thickness_goes():
+    """On a low-resolution page a small chromosome is under half as wide as the row's big ones
+    and under three of their widths long: it was dropped as a frame line. A printed cross as thin
+    and as long is still no chromosome."""
+    img, truth, c = _row()
+    small = _bar(img, truth, 20, 70, c, 42, 7)
+    img[70:114, c + 61 : c + 67] = DARK  # a cross: one bar down...
+    img[89:95, c + 42 : c + 86] = DARK  # ...and one across
+    labels = _segment(img)
+    assert len(_labels_on(labels, small)) == 1
+    assert labels.max() == 11
+    assert not labels[80:104, c + 46 : c + 82][img[80:104, c + 46 : c + 82] == DARK].any()
 
 
 def _real(name):

@@ -68,12 +68,15 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             out[b.region].append(full)
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
-        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
         out = [_join(objs, ref_width, singles) for objs in out]
-        out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
+    # A faint chromosome is judged by its whole outline, not by the darkest bands that the
+    # foreground holds of it (those are as thin as a line).
     for objs, (_, crop, *faint) in zip(out, regions, strict=True):
         if faint:
             _grow_faint(objs, faint[0], crop, t_split)
+    if ref_width > 0:
+        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
+        out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
         objs.sort(
@@ -83,15 +86,16 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
 
 
 FAINT_SHARE = 0.5
-"""A chromosome is faint when even its darkest pixels are lighter than the valley threshold
-(half the page's contrast) and the foreground threshold holds less than this share of its
-component of the faint mask (a pair in a dim frame: only its darkest bands are foreground)."""
+"""A chromosome is faint when most of its pixels (the median) are lighter than the valley
+threshold (half the page's contrast; a dark speck of noise does not count) and the foreground
+threshold holds less than this share of its component of the faint mask (a pair in a dim
+frame: only its darkest bands are foreground)."""
 
 
 def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float) -> None:
     """Grow each faint chromosome (in place) to its component of the ``faint`` mask, where that
-    component holds no other chromosome. Dark chromosomes, and pieces of them cut by the
-    shape's edge, stay as they are; nothing new is added."""
+    component holds no other chromosome. Dark chromosomes, and pieces cut by the shape's edge
+    (touching its bounding box), stay as they are; nothing new is added."""
     if not objs:
         return
     lab, n = ndi.label(faint, structure=np.ones((3, 3), bool))
@@ -109,10 +113,17 @@ def _grow_faint(objs: list[np.ndarray], faint: np.ndarray, crop, t_split: float)
     for i in ids[counts == 1]:
         k = int(owner[comp == i][0]) - 1
         o = objs[k]
-        if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(crop[o].min()) >= t_split:
+        if _at_border(o):
+            continue  # a piece of a chromosome cut by the shape's edge: its pale end
+        if np.count_nonzero(o) < FAINT_SHARE * area[i] and float(np.median(crop[o])) >= t_split:
             sl = boxes[i - 1]
             objs[k] = objs[k].copy()
             objs[k][sl] |= lab[sl] == i
+
+
+def _at_border(o: np.ndarray) -> bool:
+    """Whether a mask touches the edge of its crop (the shape's bounding box)."""
+    return bool(o[0].any() or o[-1].any() or o[:, 0].any() or o[:, -1].any())
 
 
 def _blobs(region: int, fg: np.ndarray) -> list[_Blob]:
@@ -131,9 +142,11 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
-AXIS_GAP = 1.2
+AXIS_GAP = 2.0
 """Pieces one above the other that lie along one axis (each runs towards the other), closer
-than this many chromosome widths, are one chromosome broken at a faint centromere or band."""
+than this many chromosome widths, are one chromosome broken at a faint centromere or band (in
+a row chromosomes stand side by side, never one above the other; on a fluorescent page a band
+can stay unlit over 1.5 widths)."""
 
 AXIS_ANGLE = 25.0
 """An elongated piece runs towards another when its long axis is within this many degrees of
@@ -227,30 +240,91 @@ def _along_one_axis(ma: np.ndarray, mb: np.ndarray) -> bool:
 
 def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) -> list:
     """Drop what no chromosome looks like, judged against the cell's chromosome width and
-    area: lines (much narrower and long) and small ragged debris (fills little of its hull)."""
-    from skimage.morphology import convex_hull_image
-
+    area: lines (much narrower and long) and small ragged debris (fills little of its hull).
+    A chromosome that a line or an arrow touches keeps its own pixels (:func:`_off_the_line`)."""
     out = []
     for o in objs:
         r0, r1, c0, c1 = _box(o)
         m = o[r0:r1, c0:c1]
-        if split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width):
-            continue
-        if m.sum() < 0.5 * ref_area and m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY:
+        if _thin_or_line(m, ref_width):
+            m = _off_the_line(m, ref_width, ref_area)
+            if m is None or _thin_or_line(m, ref_width):
+                continue
+            o = np.zeros_like(o)
+            o[r0:r1, c0:c1] = m
+        if _ragged(m, ref_area):
             continue  # small and ragged (a bent or X-shaped chromosome is larger)
         out.append(o)
     return out
 
 
+def _thin_or_line(m: np.ndarray, ref_width: float) -> bool:
+    return split.width(m) < LINE_WIDTH * ref_width or _line_like(m, ref_width)
+
+
+def _ragged(m: np.ndarray, ref_area: float) -> bool:
+    from skimage.morphology import convex_hull_image
+
+    return bool(
+        m.sum() < 0.5 * ref_area and m.sum() / max(convex_hull_image(m).sum(), 1) < MIN_SOLIDITY
+    )
+
+
+def _off_the_line(m: np.ndarray, ref_width: float, ref_area: float) -> np.ndarray | None:
+    """What of a line-like object is as thick as a chromosome and twice as thick as the line
+    (holds a disc of 0.6 chromosome widths and of the line's own thickness, which neither the
+    line nor its crossings do) and as large as a chromosome (a fifth of the typical area), with
+    its edges; None where nothing is. A line, tick or arrow touching a chromosome joins it in
+    the foreground; the chromosome must not go with it."""
+    from skimage.morphology import disk
+
+    r = max(1, int(round(max(0.3 * ref_width, _thickness(m)))))
+    core = ndi.binary_opening(np.pad(m, r), structure=disk(r))[r:-r, r:-r]
+    lab, n = ndi.label(core)
+    if n == 0:
+        return None
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    big = np.flatnonzero(areas >= 0.2 * ref_area)
+    big = big[big > 0]
+    if big.size == 0:
+        return None
+    keep = np.isin(lab, big)
+    return ndi.binary_dilation(keep, structure=disk(1), iterations=max(1, r // 2)) & m
+
+
 def _line_like(m: np.ndarray, ref_width: float) -> bool:
     """A frame or rule: long (over 2.5 chromosome widths) and, across most of its length,
-    thinner than 0.6 of a chromosome width (whatever ticks or crossings it carries)."""
+    thinner than 0.6 of a chromosome width; and long against its own thickness (at least
+    :data:`LINE_ASPECT` times) or carrying a tick or crossing far wider than itself. A small
+    chromosome of a low-resolution page is as thin, but short against its own width and about
+    as wide all along."""
     if max(m.shape) < 2.5 * ref_width:
         return False
-    across_rows = np.median(m.sum(axis=1)[m.any(axis=1)])  # a vertical line's thickness
-    across_cols = np.median(m.sum(axis=0)[m.any(axis=0)])  # a horizontal line's
-    thin = across_rows if m.shape[0] >= m.shape[1] else across_cols
-    return bool(thin < 0.6 * ref_width)
+    spans = _spans(m)
+    thin = float(np.median(spans))
+    if thin >= 0.6 * ref_width:
+        return False
+    return bool(max(m.shape) >= LINE_ASPECT * thin or spans.max() > CROSSING * thin)
+
+
+def _spans(m: np.ndarray) -> np.ndarray:
+    """The object's extent across its long side, at every row (column) along it."""
+    spans = m.sum(axis=1) if m.shape[0] >= m.shape[1] else m.sum(axis=0)
+    return spans[spans > 0]
+
+
+def _thickness(m: np.ndarray) -> float:
+    """A line's thickness: the median of :func:`_spans`."""
+    return float(np.median(_spans(m)))
+
+
+LINE_ASPECT = 6.0
+"""A thin object at least this many times as long as it is thick is a line (a chromosome,
+small ones included, is at most about five of its own widths long)."""
+
+CROSSING = 2.5
+"""A thin object somewhere this many times wider than its median thickness carries a tick or
+a crossing line (a cross, a tick mark); a chromosome's width varies far less along it."""
 
 
 def _box(o: np.ndarray) -> tuple[int, int, int, int]:

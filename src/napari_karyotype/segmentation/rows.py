@@ -118,7 +118,6 @@ def propose_rows(
     faint = ndi.gaussian_filter(image, sigma, truncate=2.0) < foreground_threshold
     loose_lab = _join_faint(rows, loose_lab, faint)
     boxes = ndi.find_objects(loose_lab)
-    heights = []
     row_boxes = []
     for _, _, ids in rows:
         r0 = min(boxes[i - 1][0].start for i in ids)
@@ -126,7 +125,8 @@ def propose_rows(
         c0 = min(boxes[i - 1][1].start for i in ids)
         c1 = max(boxes[i - 1][1].stop for i in ids)
         row_boxes.append([r0, r1, c0, c1, ids])
-        heights.append(r1 - r0)
+    row_boxes = _merge_overlapping(row_boxes)
+    heights = [r1 - r0 for r0, r1, *_ in row_boxes]
     if margin is None:
         margin = max(3, int(round(0.03 * float(np.median(heights)))))
     h, w = image.shape
@@ -152,6 +152,24 @@ def propose_rows(
         x0, x1 = max(c0 - left, 0), min(c1 - 1 + right, w - 1)
         verts = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float)
         out.append(("rectangle", verts))
+    return out
+
+
+def _merge_overlapping(row_boxes: list) -> list:
+    """Rows whose chromosomes span mostly the same height are one row: the cores of a row's
+    chromosomes broken at pale centromeres lie above and below one line and start two rows
+    there, yet each grows to the whole chromosomes (``[r0, r1, c0, c1, ids]``, top to bottom)."""
+    out: list = []
+    for box in sorted(row_boxes, key=lambda b: b[0]):
+        if out:
+            last = out[-1]
+            overlap = min(last[1], box[1]) - max(last[0], box[0])
+            if overlap >= 0.5 * min(last[1] - last[0], box[1] - box[0]):
+                last[:4] = [min(last[0], box[0]), max(last[1], box[1]),
+                            min(last[2], box[2]), max(last[3], box[3])]  # fmt: skip
+                last[4] = last[4] | box[4]
+                continue
+        out.append(list(box))
     return out
 
 

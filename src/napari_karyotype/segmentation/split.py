@@ -68,7 +68,8 @@ def _parts(m: np.ndarray, img: np.ndarray, core: np.ndarray, min_piece: float):
     areas = np.bincount(parts.ravel(), minlength=len(big) + 1)[1:]
     if areas.min() < SPLIT_BALANCE * areas.max():
         return None  # an arm or a lobe, not a second chromosome of similar size
-    return [parts == j for j in range(1, len(big) + 1)]
+    out = [parts == j for j in range(1, len(big) + 1)]
+    return out if _across(out) else None
 
 
 def _side_by_side(core_lab: np.ndarray, ids) -> bool:
@@ -81,6 +82,20 @@ def _side_by_side(core_lab: np.ndarray, ids) -> bool:
             (a0, a1), (b0, b1) = spans[a], spans[b]
             overlap = min(a1, b1) - max(a0, b0)
             if overlap < 0.5 * min(a1 - a0, b1 - b0):
+                return False
+    return True
+
+
+def _across(parts: list[np.ndarray]) -> bool:
+    """True if every two parts lie side by side: the line between their centres runs more
+    across the row than along it. Homologs touching in a row stand next to each other; the two
+    parts of one chromosome cut across at a pale band (bent or slanted, so that their rows
+    overlap) lie one above the other."""
+    centres = [np.array(np.nonzero(p), float).mean(axis=1) for p in parts]
+    for a in range(len(centres)):
+        for b in range(a + 1, len(centres)):
+            along, across = np.abs(centres[b] - centres[a])
+            if along > across:
                 return False
     return True
 
