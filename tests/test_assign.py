@@ -82,6 +82,22 @@ def test_penalty_decides_between_relabelling_and_an_extra_copy():
     assert cheap.iscn == "46,XX,+4,-5" and cheap.extra == ["4"] and cheap.missing == ["5"]
 
 
+def test_a_hesitant_47th_chromosome_beside_two_x_reads_as_a_gained_y():
+    """47,XXY (about 1 in 600 male births) is the likelier reading than 47,XX,+13 where the CNN
+    hesitates between a Y and a 13 for the chromosome beyond 46 (an unseen Hu et al. XXY cell)."""
+    classes = normal("XY") + ["X"]
+    p = cell(classes, 0.97)
+    y = classes.index("Y")
+    p[y] = 0.23 / 22
+    p[y][IDX["13"]], p[y][IDX["Y"]] = 0.41, 0.36
+    assert assign_cell(p).iscn == "47,XXY"
+    assert assign_cell(p, sex_gain_bonus=0.0).iscn == "47,XX,+13"  # without the prior
+    # a clear third 13 stays one
+    p[y] = 0.05 / 22
+    p[y][IDX["13"]], p[y][IDX["Y"]] = 0.9, 0.05
+    assert assign_cell(p).iscn == "47,XX,+13"
+
+
 def test_iscn_and_bad_input():
     assert iscn_of(normal("XX") + ["21", "21"]) == "48,XX,+21,+21"
     with pytest.raises(KaryotypeError):
