@@ -83,6 +83,34 @@ def test_touching_homologs_stay_two():
     assert labels.max() == 12
 
 
+def test_touching_homologs_with_a_shallow_valley_stay_two():
+    """At low resolution the gap between homologs touching along their length blurs to a valley
+    far darker than the page's valley threshold (a third of their contrast, framed pages): the
+    pair, twice as wide as the row's chromosomes, was one label."""
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 50, c, 100, WIDTH)
+    b = _bar(img, truth, 21, 55, c + WIDTH, 100, WIDTH)
+    img[55:150, c + WIDTH - 1 : c + WIDTH + 1] = 0.62  # blurred: a third of the contrast
+    labels = _segment(img)
+    assert len(_labels_on(labels, a)) == 1 and len(_labels_on(labels, b)) == 1
+    assert _labels_on(labels, a) != _labels_on(labels, b)
+    assert labels.max() == 12
+
+
+def test_chromosome_bent_into_a_u_stays_one():
+    """A chromosome bent into a U is as wide as two and a pale band at its bend parts its arms
+    like homologs side by side; but its arms lie apart above the bend (framed pages)."""
+    img, truth, c = _row()
+    _bar(img, truth, 20, 50, c, 90, WIDTH)
+    _bar(img, truth, 20, 50, c + 2 * WIDTH, 90, WIDTH)
+    bend = (slice(118, 140), slice(c + WIDTH // 2, c + 5 * WIDTH // 2))
+    img[bend], truth[bend] = DARK, 20
+    img[118:140, c + WIDTH + 6 : c + WIDTH + 10] = 0.62  # a pale band at the bend
+    labels = _segment(img)
+    assert len(_labels_on(labels, truth == 20)) == 1
+    assert labels.max() == 11
+
+
 @pytest.mark.parametrize(
     ("top", "height", "pale"),
     [(40, 120, (95, 99)), (30, 140, (90, 104)), (30, 150, (90, 116))],

@@ -31,10 +31,14 @@ class _Blob:
     parts: list = field(default_factory=list)
 
 
-def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.ndarray]]:
+def chromosomes(
+    regions, min_size: int | None, t_split: float, level: float | None = None
+) -> list[list[np.ndarray]]:
     """Per region ``(foreground, image crop[, faint mask])``, its chromosome masks (crop
     coordinates), each row read left to right. The faint mask (the smoothed image below a lower
-    threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`)."""
+    threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`). ``level``: the
+    background intensity; with it, blobs twice a chromosome's width are cut at a valley relative
+    to their own contrast (:func:`.split.pair_split`)."""
     blobs = [b for r, (fg, *_) in enumerate(regions) for b in _blobs(r, fg)]
     cand = [b for b in blobs if b.area >= 16 and b.thick >= 1.5]
     out: list[list[np.ndarray]] = [[] for _ in regions]
@@ -60,6 +64,12 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
     for b in kept:
         if len(b.parts) > 1 and not split.keep_split(b.parts, singles):
             b.parts = [b.mask]
+    if level is not None:
+        for b in kept:
+            if len(b.parts) == 1:
+                crop = regions[b.region][1][b.sl]
+                min_piece = max(limits[b.region], 0.15 * b.area)
+                b.parts = split.pair_split(b.mask, crop, level, singles, min_piece)
     for b in kept:
         shape = regions[b.region][0].shape
         for part in b.parts:
