@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
-from skimage.draw import ellipse, rectangle
+from skimage.draw import ellipse, polygon, rectangle
 
 from napari_karyotype.segmentation.contours import segment
 
@@ -124,6 +124,36 @@ def test_chromosome_broken_across_is_one_label(top, height, pale):
     img[pale[0] : pale[1], c : c + WIDTH] = BACKGROUND
     labels = _segment(img)
     assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
+def _stroke(img, truth, label, p0, p1, width=WIDTH):
+    """A straight piece of chromosome from ``p0`` to ``p1`` (row, column)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
+    n = np.array([-d[1], d[0]]) / np.hypot(*d) * width / 2
+    pts = np.array([p0 + n, p1 + n, p1 - n, p0 - n])
+    rr, cc = polygon(pts[:, 0], pts[:, 1], img.shape)
+    img[rr, cc], truth[rr, cc] = DARK, label
+
+
+@pytest.mark.parametrize(
+    ("angle", "gap"),
+    [(27, 1.2), (15, 2.2)],
+    ids=["bent at the centromere", "unlit heterochromatin over two widths"],
+)
+def test_chromosome_in_two_slanted_pieces_is_one_label(angle, gap):
+    """Chromosome 1 on a fluorescent framed page: its heterochromatin stays unlit over two
+    widths and it bends there, each piece slanting off the line between them: two labels."""
+    img, truth, c = _row()
+    a = np.radians(angle)
+    p0 = np.array([40.0, c + 8.0])
+    p1 = p0 + 50 * np.array([np.cos(a), np.sin(a)])
+    p2 = p1 + np.array([(gap + np.sin(a)) * WIDTH, 0.0])  # a gap of ``gap`` widths
+    _stroke(img, truth, 20, p0, p1)
+    _stroke(img, truth, 20, p2, p2 + 50 * np.array([np.cos(a), -np.sin(a)]))
+    labels = _segment(img)
+    assert len(_labels_on(labels, truth == 20)) == 1
     assert labels.max() == 11
 
 

@@ -152,15 +152,16 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
-AXIS_GAP = 2.0
+AXIS_GAP = 2.5
 """Pieces one above the other that lie along one axis (each runs towards the other), closer
 than this many chromosome widths, are one chromosome broken at a faint centromere or band (in
-a row chromosomes stand side by side, never one above the other; on a fluorescent page a band
-can stay unlit over 1.5 widths)."""
+a row chromosomes stand side by side, never one above the other; on a fluorescent page the
+heterochromatin of chromosome 1 can stay unlit over two widths)."""
 
-AXIS_ANGLE = 25.0
+AXIS_ANGLE = 30.0
 """An elongated piece runs towards another when its long axis is within this many degrees of
-the line between their centres."""
+the line between their centres (a chromosome bent at its centromere or heterochromatin slants
+each piece off that line)."""
 
 SISTER_GAP = 0.25
 """Two chromatid-wide pieces side by side closer than this many chromosome widths are the
