@@ -97,6 +97,21 @@ def test_touching_homologs_with_a_shallow_valley_stay_two():
     assert labels.max() == 12
 
 
+def test_homologs_cut_apart_take_no_chromosome_below_them():
+    """Homologs cut apart along their length are whole: a chromosome lying end to end below one
+    of them (a metaphase spread) is not joined to it as a piece broken off (seen as chains of
+    four chromosomes in one label)."""
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 30, c, 90, WIDTH)
+    b = _bar(img, truth, 21, 32, c + WIDTH, 90, WIDTH)
+    img[32:120, c + WIDTH - 1 : c + WIDTH + 1] = 0.62  # blurred: a third of the contrast
+    below = _bar(img, truth, 22, 126, c + 2, 50, WIDTH)
+    labels = _segment(img)
+    ids = [_labels_on(labels, m) for m in (a, b, below)]
+    assert all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == 3
+    assert labels.max() == 13
+
+
 def test_chromosome_bent_into_a_u_stays_one():
     """A chromosome bent into a U is as wide as two and a pale band at its bend parts its arms
     like homologs side by side; but its arms lie apart above the bend (framed pages)."""

@@ -64,28 +64,31 @@ def chromosomes(
     for b in kept:
         if len(b.parts) > 1 and not split.keep_split(b.parts, singles):
             b.parts = [b.mask]
+    single_areas = [b.area for b in kept if len(b.parts) == 1]
+    # Homologs cut apart along their whole length are whole chromosomes: no piece of another.
+    pairs: list[list[np.ndarray]] = [[] for _ in regions]
     if level is not None:
         for b in kept:
             if len(b.parts) == 1:
                 crop = regions[b.region][1][b.sl]
                 min_piece = max(limits[b.region], 0.15 * b.area)
-                b.parts = split.pair_split(b.mask, crop, level, singles, min_piece)
+                parts = split.pair_split(b.mask, crop, level, singles, min_piece)
+                if len(parts) > 1:
+                    b.parts = []
+                    pairs[b.region] += [_full(regions[b.region][0].shape, b.sl, p) for p in parts]
     for b in kept:
-        shape = regions[b.region][0].shape
-        for part in b.parts:
-            full = np.zeros(shape, bool)
-            full[b.sl] = part
-            out[b.region].append(full)
+        out[b.region] += [_full(regions[b.region][0].shape, b.sl, p) for p in b.parts]
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
         out = [_join(objs, ref_width, singles) for objs in out]
+    out = [objs + mine for objs, mine in zip(out, pairs, strict=True)]
     # A faint chromosome is judged by its whole outline, not by the darkest bands that the
     # foreground holds of it (those are as thin as a line).
     for objs, (_, crop, *faint) in zip(out, regions, strict=True):
         if faint:
             _grow_faint(objs, faint[0], crop, t_split)
     if ref_width > 0:
-        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
+        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1] or single_areas))
         out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
@@ -93,6 +96,13 @@ def chromosomes(
             key=lambda o: (np.flatnonzero(o.any(axis=0))[0], np.flatnonzero(o.any(axis=1))[0])
         )
     return out
+
+
+def _full(shape, sl, part: np.ndarray) -> np.ndarray:
+    """``part`` (a blob's crop) placed in a mask of the region's ``shape``."""
+    full = np.zeros(shape, bool)
+    full[sl] = part
+    return full
 
 
 FAINT_SHARE = 0.5
