@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
-from skimage.draw import ellipse, rectangle
+from skimage.draw import ellipse, polygon, rectangle
 
 from napari_karyotype.segmentation.contours import segment
 
@@ -83,6 +83,49 @@ def test_touching_homologs_stay_two():
     assert labels.max() == 12
 
 
+def test_touching_homologs_with_a_shallow_valley_stay_two():
+    """At low resolution the gap between homologs touching along their length blurs to a valley
+    far darker than the page's valley threshold (a third of their contrast, framed pages): the
+    pair, twice as wide as the row's chromosomes, was one label."""
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 50, c, 100, WIDTH)
+    b = _bar(img, truth, 21, 55, c + WIDTH, 100, WIDTH)
+    img[55:150, c + WIDTH - 1 : c + WIDTH + 1] = 0.62  # blurred: a third of the contrast
+    labels = _segment(img)
+    assert len(_labels_on(labels, a)) == 1 and len(_labels_on(labels, b)) == 1
+    assert _labels_on(labels, a) != _labels_on(labels, b)
+    assert labels.max() == 12
+
+
+def test_homologs_cut_apart_take_no_chromosome_below_them():
+    """Homologs cut apart along their length are whole: a chromosome lying end to end below one
+    of them (a metaphase spread) is not joined to it as a piece broken off (seen as chains of
+    four chromosomes in one label)."""
+    img, truth, c = _row()
+    a = _bar(img, truth, 20, 30, c, 90, WIDTH)
+    b = _bar(img, truth, 21, 32, c + WIDTH, 90, WIDTH)
+    img[32:120, c + WIDTH - 1 : c + WIDTH + 1] = 0.62  # blurred: a third of the contrast
+    below = _bar(img, truth, 22, 126, c + 2, 50, WIDTH)
+    labels = _segment(img)
+    ids = [_labels_on(labels, m) for m in (a, b, below)]
+    assert all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == 3
+    assert labels.max() == 13
+
+
+def test_chromosome_bent_into_a_u_stays_one():
+    """A chromosome bent into a U is as wide as two and a pale band at its bend parts its arms
+    like homologs side by side; but its arms lie apart above the bend (framed pages)."""
+    img, truth, c = _row()
+    _bar(img, truth, 20, 50, c, 90, WIDTH)
+    _bar(img, truth, 20, 50, c + 2 * WIDTH, 90, WIDTH)
+    bend = (slice(118, 140), slice(c + WIDTH // 2, c + 5 * WIDTH // 2))
+    img[bend], truth[bend] = DARK, 20
+    img[118:140, c + WIDTH + 6 : c + WIDTH + 10] = 0.62  # a pale band at the bend
+    labels = _segment(img)
+    assert len(_labels_on(labels, truth == 20)) == 1
+    assert labels.max() == 11
+
+
 @pytest.mark.parametrize(
     ("top", "height", "pale"),
     [(40, 120, (95, 99)), (30, 140, (90, 104)), (30, 150, (90, 116))],
@@ -96,6 +139,36 @@ def test_chromosome_broken_across_is_one_label(top, height, pale):
     img[pale[0] : pale[1], c : c + WIDTH] = BACKGROUND
     labels = _segment(img)
     assert len(_labels_on(labels, m)) == 1
+    assert labels.max() == 11
+
+
+def _stroke(img, truth, label, p0, p1, width=WIDTH):
+    """A straight piece of chromosome from ``p0`` to ``p1`` (row, column)."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
+    n = np.array([-d[1], d[0]]) / np.hypot(*d) * width / 2
+    pts = np.array([p0 + n, p1 + n, p1 - n, p0 - n])
+    rr, cc = polygon(pts[:, 0], pts[:, 1], img.shape)
+    img[rr, cc], truth[rr, cc] = DARK, label
+
+
+@pytest.mark.parametrize(
+    ("angle", "gap"),
+    [(27, 1.2), (15, 2.2)],
+    ids=["bent at the centromere", "unlit heterochromatin over two widths"],
+)
+def test_chromosome_in_two_slanted_pieces_is_one_label(angle, gap):
+    """Chromosome 1 on a fluorescent framed page: its heterochromatin stays unlit over two
+    widths and it bends there, each piece slanting off the line between them: two labels."""
+    img, truth, c = _row()
+    a = np.radians(angle)
+    p0 = np.array([40.0, c + 8.0])
+    p1 = p0 + 50 * np.array([np.cos(a), np.sin(a)])
+    p2 = p1 + np.array([(gap + np.sin(a)) * WIDTH, 0.0])  # a gap of ``gap`` widths
+    _stroke(img, truth, 20, p0, p1)
+    _stroke(img, truth, 20, p2, p2 + 50 * np.array([np.cos(a), -np.sin(a)]))
+    labels = _segment(img)
+    assert len(_labels_on(labels, truth == 20)) == 1
     assert labels.max() == 11
 
 

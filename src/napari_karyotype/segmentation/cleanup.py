@@ -31,10 +31,14 @@ class _Blob:
     parts: list = field(default_factory=list)
 
 
-def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.ndarray]]:
+def chromosomes(
+    regions, min_size: int | None, t_split: float, level: float | None = None
+) -> list[list[np.ndarray]]:
     """Per region ``(foreground, image crop[, faint mask])``, its chromosome masks (crop
     coordinates), each row read left to right. The faint mask (the smoothed image below a lower
-    threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`)."""
+    threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`). ``level``: the
+    background intensity; with it, blobs twice a chromosome's width are cut at a valley relative
+    to their own contrast (:func:`.split.pair_split`)."""
     blobs = [b for r, (fg, *_) in enumerate(regions) for b in _blobs(r, fg)]
     cand = [b for b in blobs if b.area >= 16 and b.thick >= 1.5]
     out: list[list[np.ndarray]] = [[] for _ in regions]
@@ -60,22 +64,31 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
     for b in kept:
         if len(b.parts) > 1 and not split.keep_split(b.parts, singles):
             b.parts = [b.mask]
+    single_areas = [b.area for b in kept if len(b.parts) == 1]
+    # Homologs cut apart along their whole length are whole chromosomes: no piece of another.
+    pairs: list[list[np.ndarray]] = [[] for _ in regions]
+    if level is not None:
+        for b in kept:
+            if len(b.parts) == 1:
+                crop = regions[b.region][1][b.sl]
+                min_piece = max(limits[b.region], 0.15 * b.area)
+                parts = split.pair_split(b.mask, crop, level, singles, min_piece)
+                if len(parts) > 1:
+                    b.parts = []
+                    pairs[b.region] += [_full(regions[b.region][0].shape, b.sl, p) for p in parts]
     for b in kept:
-        shape = regions[b.region][0].shape
-        for part in b.parts:
-            full = np.zeros(shape, bool)
-            full[b.sl] = part
-            out[b.region].append(full)
+        out[b.region] += [_full(regions[b.region][0].shape, b.sl, p) for p in b.parts]
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
         out = [_join(objs, ref_width, singles) for objs in out]
+    out = [objs + mine for objs, mine in zip(out, pairs, strict=True)]
     # A faint chromosome is judged by its whole outline, not by the darkest bands that the
     # foreground holds of it (those are as thin as a line).
     for objs, (_, crop, *faint) in zip(out, regions, strict=True):
         if faint:
             _grow_faint(objs, faint[0], crop, t_split)
     if ref_width > 0:
-        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1]))
+        ref_area = float(np.median([b.area for b in kept if len(b.parts) == 1] or single_areas))
         out = [_not_chromosomes(objs, ref_width, ref_area) for objs in out]
     for objs in out:
         # Left to right, then top to bottom: how one reads a karyogram row.
@@ -83,6 +96,13 @@ def chromosomes(regions, min_size: int | None, t_split: float) -> list[list[np.n
             key=lambda o: (np.flatnonzero(o.any(axis=0))[0], np.flatnonzero(o.any(axis=1))[0])
         )
     return out
+
+
+def _full(shape, sl, part: np.ndarray) -> np.ndarray:
+    """``part`` (a blob's crop) placed in a mask of the region's ``shape``."""
+    full = np.zeros(shape, bool)
+    full[sl] = part
+    return full
 
 
 FAINT_SHARE = 0.5
@@ -142,15 +162,16 @@ STACK_GAP = 0.5
 """Pieces one above the other, closer than this many chromosome widths, are one chromosome
 broken at a pale band or centromere (in a karyogram row chromosomes stand side by side)."""
 
-AXIS_GAP = 2.0
+AXIS_GAP = 2.5
 """Pieces one above the other that lie along one axis (each runs towards the other), closer
 than this many chromosome widths, are one chromosome broken at a faint centromere or band (in
-a row chromosomes stand side by side, never one above the other; on a fluorescent page a band
-can stay unlit over 1.5 widths)."""
+a row chromosomes stand side by side, never one above the other; on a fluorescent page the
+heterochromatin of chromosome 1 can stay unlit over two widths)."""
 
-AXIS_ANGLE = 25.0
+AXIS_ANGLE = 30.0
 """An elongated piece runs towards another when its long axis is within this many degrees of
-the line between their centres."""
+the line between their centres (a chromosome bent at its centromere or heterochromatin slants
+each piece off that line)."""
 
 SISTER_GAP = 0.25
 """Two chromatid-wide pieces side by side closer than this many chromosome widths are the

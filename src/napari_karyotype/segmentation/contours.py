@@ -172,7 +172,7 @@ def segment(
             progress(state["done"], total, state["finished"].copy())
     if should_stop is not None and should_stop():
         raise SegmentationCancelled("segmentation cancelled")
-    found = cleanup.chromosomes(regions, min_size, t_split)
+    found = cleanup.chromosomes(regions, min_size, t_split, level)
     objects = [(p[1], obj) for p, objs in zip(plans, found, strict=True) for obj in objs]
 
     out = np.zeros(img.shape, np.int32) if labels is None else labels.astype(np.int32, copy=True)

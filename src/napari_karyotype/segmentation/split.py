@@ -6,6 +6,10 @@ sister chromatids of one chromosome is such a valley too; what tells the two cas
 width of the parts against the cell's own chromosomes (:func:`keep_split`): homologs side by side
 are each as wide as a chromosome, sister chromatids are each about half as wide and together
 make one chromosome's width.
+
+At low resolution the gap between homologs touching along their length blurs to a shallow
+valley; a blob twice a chromosome's width is cut at a valley relative to its own contrast
+(:func:`pair_split`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,21 @@ ONE_WIDTH = (0.85, 1.5)
 """A blob whose width is within these fractions of a chromosome's is one chromosome (two
 homologs side by side are about twice as wide)."""
 
+PAIR_WIDTH = 1.6
+"""A blob at least this many times as wide as the cell's chromosomes of its length may be two
+homologs touching along their length (:func:`pair_split`)..."""
+
+PAIR_VALLEY = 0.25
+"""...cut where a valley lighter than its dark cores by this fraction of the blob's own
+contrast runs between them (at low resolution the gap between touching homologs is blurred to
+well under the page's valley threshold)."""
+
+SEAM = 0.25
+"""Parts of a blob closer than this many chromosome widths lie along a seam..."""
+
+PAIR_SEAM = 0.5
+"""...which, for two homologs side by side, runs at least this fraction of the shorter one."""
+
 
 def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: float):
     """Parts of a blob where a light valley separates side-by-side dark cores; ``[m]`` if none.
@@ -46,6 +65,35 @@ def valley_split(m: np.ndarray, img: np.ndarray, t_split: float, min_piece: floa
     # not quite as light as the threshold in one place) does not make them one.
     parts = _parts(m, img, ndi.binary_erosion(m & (img < t_split)), min_piece)
     return [m] if parts is None else parts
+
+
+def pair_split(m, img, level: float, singles, min_piece: float) -> list[np.ndarray]:
+    """Parts of a blob about twice as wide as a chromosome (:data:`PAIR_WIDTH`) where a valley
+    relative to the blob's own contrast (:data:`PAIR_VALLEY`) separates two chromosome-wide parts
+    each running most of its length; ``[m]`` otherwise. ``level``: the background intensity."""
+    if not singles or width(m) < PAIR_WIDTH * reference_width(length(m), singles):
+        return [m]
+    core = float(np.percentile(img[m], 10))
+    parts = valley_split(m, img, core + PAIR_VALLEY * (level - core), min_piece)
+    if len(parts) != 2 or not keep_split(parts, singles):
+        return [m]
+    spans = [_row_span(p) for p in parts]
+    if min(spans) < 0.6 * _row_span(m):
+        return [m]  # side by side along the whole blob, not an arm bent off it
+    # Homologs lie close along their length (the seam: where the parts are within a quarter of
+    # a width of each other); a chromosome bent into a U is cut across at its bend, its arms
+    # apart above it (a seam one width long).
+    r = max(1, int(round(SEAM * reference_width(length(m), singles))))
+    near = ndi.binary_dilation(np.pad(parts[0], r), iterations=r)[r:-r, r:-r] & parts[1]
+    seam = np.flatnonzero(near.any(axis=1))
+    if seam.size == 0 or seam[-1] - seam[0] + 1 < PAIR_SEAM * min(spans):
+        return [m]
+    return parts
+
+
+def _row_span(m: np.ndarray) -> int:
+    rows = np.flatnonzero(m.any(axis=1))
+    return int(rows[-1] - rows[0] + 1)
 
 
 def _parts(m: np.ndarray, img: np.ndarray, core: np.ndarray, min_piece: float):
