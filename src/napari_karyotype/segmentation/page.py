@@ -54,6 +54,9 @@ class Page:
     """Chromosome-like objects seen (touching ones count once)."""
     warnings: list[str] = field(default_factory=list)
     """One line per reason the page is not one karyogram (empty for a karyogram)."""
+    arranged: bool = True
+    """False where the page looks like a raw metaphase (:mod:`.metaphase`): its chromosomes lie
+    as they fell, not side by side in rows, so no rule that assumes rows applies."""
 
 
 def _runs(mask: np.ndarray, axis: int, length: int) -> np.ndarray:
@@ -197,7 +200,9 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         furniture = furniture | blocks
     page = Page(cleaned, furniture, width)
     page.count = len(objects)
-    page.warnings = page_warnings(objects, len(objects), parts)
+    metaphase = metaphase_warning(parts, THIN)
+    page.arranged = metaphase is None
+    page.warnings = _warnings(objects, len(objects), metaphase)
     return page
 
 
@@ -374,8 +379,11 @@ def page_warnings(objects, count: int, parts: list[Part] | None = None) -> list[
     are more chromosome-like ``objects`` (``(slice, mask)``) than one cell holds."""
     if parts is None:
         parts = [Part(m, int(m.sum()), _inradius(m)) for _, m in objects]
+    return _warnings(objects, count, metaphase_warning(parts, THIN))
+
+
+def _warnings(objects, count: int, metaphase: str | None) -> list[str]:
     warnings = []
-    metaphase = metaphase_warning(parts, THIN)
     if metaphase:
         warnings.append(metaphase)
     if count > ONE_CELL * 46 and _split_sideways(objects):
