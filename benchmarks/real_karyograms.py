@@ -168,7 +168,7 @@ def run_one(path: Path, segment_only: bool, classifier, classes: str = "cnn"):
         from napari_karyotype.segmentation.contours import segment
 
         k = read_karyogram(path)
-        image, flags, rows = k.image, [], None
+        image, flags, rows, options = k.image, [], None, {}
         try:
             from napari_karyotype.segmentation.page import clean_page
         except ImportError:  # a version without page analysis (a baseline)
@@ -176,8 +176,10 @@ def run_one(path: Path, segment_only: bool, classifier, classes: str = "cnn"):
         else:
             page = clean_page(k.image, k.chroma)
             image, flags = page.image, list(page.warnings)
+            if hasattr(page, "arranged"):  # a version that judges the page's arrangement
+                options["arranged"] = page.arranged
             rows = resolve_rows("auto", image, clean=False)
-        labels = np.asarray(segment(image, rows), np.int32)
+        labels = np.asarray(segment(image, rows, **options), np.int32)
         return image, labels, flags, rows, {}
     kwargs = {} if classes == "default" else {"classes": classes}
     result = analyze_image(path, classifier=classifier, **kwargs)

@@ -137,6 +137,22 @@ def test_framed_light_on_dark_page(drawn):
     assert labels.max() == 46 and f1 >= 0.98
 
 
+def test_dim_page_is_found_whole(drawn):
+    """A whole page exposed dim (every pair a tenth as bright; the bulk of each chromosome
+    within the foreground threshold of the background, seen on a framed page at 0.93-0.98 on
+    1.0): its depths are scaled up alike, and every chromosome gets one label."""
+    image, truth, _ = _framed(drawn, (0.1,))
+    page = clean_page(as_karyogram(image).image)
+    assert page.gain > 2
+    labels = segment(page.image, propose_rows(page.image, clean=False))
+    f1, _ = match_labels(truth, labels)
+    assert labels.max() == 46 and f1 >= 0.99
+    assert clean_page(as_karyogram(_framed(drawn)[0]).image).gain == 1.0
+    # Where the noise sets the threshold, scaling would scale the noise alike: no gain.
+    noisy = image + np.random.default_rng(0).normal(0, 4, image.shape)
+    assert clean_page(as_karyogram(np.clip(noisy, 0, 255).astype(np.uint8)).image).gain == 1.0
+
+
 def test_pair_in_a_dim_frame_is_found_whole(drawn):
     """A pair in a frame eight times dimmer than the others (only its darkest bands pass the
     foreground threshold) gets one label per chromosome, each covering most of it."""
@@ -192,7 +208,9 @@ def test_metaphase_is_named_not_counted(drawn):
     page = clean_page(as_karyogram(_metaphase(drawn)).image)
     assert len(page.warnings) == 1 and "not an arranged karyogram" in page.warnings[0]
     assert "lie in all directions" in page.warnings[0] and "metaphase" in page.warnings[0]
-    assert clean_page(as_karyogram(drawn.image).image).warnings == []
+    assert not page.arranged  # no rule that assumes rows applies to its chromosomes
+    karyogram = clean_page(as_karyogram(drawn.image).image)
+    assert karyogram.warnings == [] and karyogram.arranged
 
 
 NUCLEI = ((200, 250, 110, 90), (1150, 1100, 100, 120), (250, 1150, 95, 95))

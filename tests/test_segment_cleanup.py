@@ -276,3 +276,48 @@ def test_high_resolution_page_gives_one_label_per_chromosome():
     k = read_karyogram(_real("karyo_kshema_151_unlabeled_numbered.jpg"))
     labels = segment(k.image, propose_rows(k.image))
     assert len(np.unique(labels)) - 1 == 46
+
+
+def _spread():
+    """A raw metaphase: eight chromosomes lying diagonally as they fell, and two upright ones
+    end to end, one chromosome width apart (image, the two masks)."""
+    img = np.full((420, 640), BACKGROUND, np.float32)
+    truth = np.zeros(img.shape, np.int32)
+    for k in range(8):
+        r, c = 40 + 180 * (k // 4), 40 + 110 * (k % 4)
+        ends = ((r, c), (r + 70, c + 70)) if k % 2 else ((r, c + 70), (r + 70, c))
+        _stroke(img, truth, k + 1, *ends)
+    upper = _bar(img, truth, 9, 40, 560, 90, WIDTH)
+    lower = _bar(img, truth, 10, 130 + WIDTH, 562, 70, WIDTH)
+    return ndi.gaussian_filter(img, 1.0), upper, lower
+
+
+def test_chromosomes_end_to_end_on_a_metaphase_stay_two(tmp_path):
+    """In a karyogram row pieces one above the other are one chromosome broken across; on a raw
+    metaphase two chromosomes lie end to end as often, and the `segment` command (rows drawn
+    by hand, as its warning asks) keeps them apart (seen chaining chromosomes of real spreads)."""
+    import imageio.v3 as iio
+    import tifffile
+
+    from napari_karyotype.cli import main
+    from napari_karyotype.segmentation.page import clean_page
+    from napari_karyotype.segmentation.shapes import write_shapes_csv
+
+    img, upper, lower = _spread()
+    h, w = img.shape
+    rows = [("rectangle", np.array([[5, 5], [5, w - 6], [h - 6, w - 6], [h - 6, 5]]))]
+    page = clean_page(img)
+    assert not page.arranged and "not an arranged karyogram" in page.warnings[0]
+    labels = segment(page.image, rows, arranged=page.arranged)
+    ids = [_labels_on(labels, m) for m in (upper, lower)]
+    assert all(len(i) == 1 for i in ids) and ids[0] != ids[1] and labels.max() == 10
+    # The same pieces in a karyogram row are one chromosome.
+    assert labels.max() - 1 == segment(page.image, rows).max()
+
+    iio.imwrite(tmp_path / "spread.png", (img * 255).astype(np.uint8))
+    write_shapes_csv(tmp_path / "rows.csv", rows)
+    args = ["segment", str(tmp_path / "spread.png"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--rows", str(tmp_path / "rows.csv")]) == 0
+    labels = tifffile.imread(tmp_path / "out" / "spread_labels.tif")
+    ids = [_labels_on(labels, m) for m in (upper, lower)]
+    assert all(len(i) == 1 for i in ids) and ids[0] != ids[1] and labels.max() == 10

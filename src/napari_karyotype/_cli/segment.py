@@ -66,6 +66,7 @@ def _segment_one(path: Path, args, rows_shapes) -> str:
         smoothing=args.smoothing,
         min_size=args.min_size,
         refine=args.refine,
+        arranged=page.arranged,
     )
     out = Path(args.out)
     n = int(labels.max())

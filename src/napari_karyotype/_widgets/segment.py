@@ -212,9 +212,11 @@ class SegmentWidget(ViewerWidget):
             from napari_karyotype.segmentation.page import clean_page
 
             # Numbers, lines, frames and marks out first (as the rows were proposed).
+            page = clean_page(image, karyogram.chroma)
             return segment(
-                clean_page(image, karyogram.chroma).image,
+                page.image,
                 shapes,
+                arranged=page.arranged,
                 labels=previous,
                 progress=progress,
                 should_stop=self._stop.is_set,

@@ -136,7 +136,8 @@ def analyze_image(
     t1 = time.perf_counter()
     seconds["rows"] = t1 - t0
     step(1, "segmenting")
-    labels = np.asarray(_segment.segment(page.image, shapes, **(segment_options or {})), np.int32)
+    options = {"arranged": page.arranged, **(segment_options or {})}
+    labels = np.asarray(_segment.segment(page.image, shapes, **options), np.int32)
     t2 = time.perf_counter()
     seconds["segment"] = t2 - t1
     if not labels.any():

@@ -32,13 +32,21 @@ class _Blob:
 
 
 def chromosomes(
-    regions, min_size: int | None, t_split: float, level: float | None = None
+    regions,
+    min_size: int | None,
+    t_split: float,
+    level: float | None = None,
+    *,
+    arranged: bool = True,
 ) -> list[list[np.ndarray]]:
     """Per region ``(foreground, image crop[, faint mask])``, its chromosome masks (crop
     coordinates), each row read left to right. The faint mask (the smoothed image below a lower
     threshold) lets a faint chromosome grow to its outline (:func:`_grow_faint`). ``level``: the
     background intensity; with it, blobs twice a chromosome's width are cut at a valley relative
-    to their own contrast (:func:`.split.pair_split`)."""
+    to their own contrast (:func:`.split.pair_split`). ``arranged``: the regions are rows of an
+    arranged karyogram, where chromosomes stand side by side, so pieces one above the other are
+    one chromosome broken across (:func:`_join`); on a raw metaphase chromosomes lie end to end
+    as often, and such pieces stay apart."""
     blobs = [b for r, (fg, *_) in enumerate(regions) for b in _blobs(r, fg)]
     cand = [b for b in blobs if b.area >= 16 and b.thick >= 1.5]
     out: list[list[np.ndarray]] = [[] for _ in regions]
@@ -80,7 +88,7 @@ def chromosomes(
         out[b.region] += [_full(regions[b.region][0].shape, b.sl, p) for p in b.parts]
     ref_width = float(np.median([w for _, w in singles])) if singles else 0.0
     if ref_width > 0:
-        out = [_join(objs, ref_width, singles) for objs in out]
+        out = [_join(objs, ref_width, singles, arranged) for objs in out]
     out = [objs + mine for objs, mine in zip(out, pairs, strict=True)]
     # A faint chromosome is judged by its whole outline, not by the darkest bands that the
     # foreground holds of it (those are as thin as a line).
@@ -189,10 +197,10 @@ MIN_SOLIDITY = 0.45
 chromosome (a bent chromosome fills about two thirds)."""
 
 
-def _join(objs: list[np.ndarray], ref_width: float, singles) -> list[np.ndarray]:
+def _join(objs: list[np.ndarray], ref_width: float, singles, arranged: bool) -> list[np.ndarray]:
     """Join the pieces of one chromosome: pieces one above the other with a small gap (broken
-    at a pale band), and two side-by-side pieces each only a chromatid wide with a hairline gap
-    (sister chromatids parted down to the background)."""
+    at a pale band; only in ``arranged`` rows), and two side-by-side pieces each only a
+    chromatid wide with a hairline gap (sister chromatids parted down to the background)."""
     objs = list(objs)
     changed = True
     while changed and len(objs) > 1:
@@ -200,7 +208,9 @@ def _join(objs: list[np.ndarray], ref_width: float, singles) -> list[np.ndarray]
         boxes = [_box(o) for o in objs]
         for a in range(len(objs)):
             for b in range(a + 1, len(objs)):
-                if _pieces_of_one(objs[a], objs[b], boxes[a], boxes[b], ref_width, singles):
+                if _pieces_of_one(
+                    objs[a], objs[b], boxes[a], boxes[b], ref_width, singles, arranged
+                ):
                     objs[a] = objs[a] | objs[b]
                     del objs[b]
                     changed = True
@@ -210,11 +220,13 @@ def _join(objs: list[np.ndarray], ref_width: float, singles) -> list[np.ndarray]
     return objs
 
 
-def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles) -> bool:
+def _pieces_of_one(ma, mb, box_a, box_b, ref_width: float, singles, arranged: bool) -> bool:
     (ra0, ra1, ca0, ca1), (rb0, rb1, cb0, cb1) = box_a, box_b
     col_overlap = min(ca1, cb1) - max(ca0, cb0)
     row_overlap = min(ra1, rb1) - max(ra0, rb0)
     if col_overlap >= 0.6 * min(ca1 - ca0, cb1 - cb0):
+        if not arranged:
+            return False  # end to end on a metaphase: two chromosomes as often as one
         gap = -row_overlap
         if gap < 0 or gap > AXIS_GAP * ref_width:
             return False

@@ -92,6 +92,7 @@ def segment(
     downsample: int | None = None,
     sigma: float = 1.0,
     alpha: float = 100.0,
+    arranged: bool = True,
 ) -> np.ndarray:
     """Label every chromosome inside ``shapes`` of a dark-on-light ``image``; int32 labels.
 
@@ -111,7 +112,9 @@ def segment(
     new chromosomes get fresh ids. ``progress(done, total, level_set)``: called as the contours
     evolve, ``level_set`` a full-size bool image. ``should_stop()``: polled; True raises
     :class:`SegmentationCancelled` (nothing is modified). ``downsample``: factor for the contour
-    (default: the typical chromosome width // 12).
+    (default: the typical chromosome width // 12). ``arranged``: the shapes are rows of an
+    arranged karyogram (False for a raw metaphase, ``page.Page.arranged``): only there do pieces
+    one above the other join as one chromosome broken across.
     """
     if method not in METHODS:
         raise KaryotypeError(f"unknown method {method!r} (use {' or '.join(METHODS)})")
@@ -172,7 +175,7 @@ def segment(
             progress(state["done"], total, state["finished"].copy())
     if should_stop is not None and should_stop():
         raise SegmentationCancelled("segmentation cancelled")
-    found = cleanup.chromosomes(regions, min_size, t_split, level)
+    found = cleanup.chromosomes(regions, min_size, t_split, level, arranged=arranged)
     objects = [(p[1], obj) for p, objs in zip(plans, found, strict=True) for obj in objs]
 
     out = np.zeros(img.shape, np.int32) if labels is None else labels.astype(np.int32, copy=True)

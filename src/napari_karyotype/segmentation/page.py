@@ -54,6 +54,11 @@ class Page:
     """Chromosome-like objects seen (touching ones count once)."""
     warnings: list[str] = field(default_factory=list)
     """One line per reason the page is not one karyogram (empty for a karyogram)."""
+    gain: float = 1.0
+    """How much every depth below the background was scaled up (a dim page; :data:`DEPTH`)."""
+    arranged: bool = True
+    """False where the page looks like a raw metaphase (:mod:`.metaphase`): its chromosomes lie
+    as they fell, not side by side in rows, so no rule that assumes rows applies."""
 
 
 def _runs(mask: np.ndarray, axis: int, length: int) -> np.ndarray:
@@ -91,6 +96,15 @@ def _thick(mask: np.ndarray, size: int) -> np.ndarray:
 def _inradius(mask: np.ndarray) -> float:
     return float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
 
+
+DEPTH = 0.4
+"""A page whose typical chromosome is at its darkest band less deep than this below the
+background (a dim exposure) has every depth scaled up to it, by at most :data:`MOST_GAIN` and
+no further than brings its noise to the foreground threshold's fixed floor (0.04)."""
+
+MOST_GAIN = 3.0
+"""At most this gain: one grey level of an 8-bit page (JPEG ringing) stays far below the
+foreground threshold (0.04, ten levels)."""
 
 PAGE_PIXELS = 500
 """The page is analysed on a copy min-pooled to about this many pixels on its short side (thin
@@ -177,7 +191,17 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         raw = _pool(image, f, np.min)
         raw_level, raw_noise = background_level(raw)
         blocks = _blocks(raw < raw_level - max(4 * raw_noise, 0.04), raw, raw_level, ref_area)
+        # A dim exposure: the typical chromosome's darkest band (min-pooled) barely below the
+        # background, most of it within the foreground threshold.
+        peaks = [level - float(grey[sl][m].min()) for sl, m in objects]
+        # Only where the fixed floor, not the noise, sets the foreground threshold: scaling a
+        # noisy page scales its noise alike and separates nothing.
+        most = min(MOST_GAIN, 0.04 / max(4 * noise, 1e-6))
+        gain = float(np.clip(DEPTH / np.median(peaks), 1.0, max(most, 1.0))) if peaks else 1.0
     cleaned = image.copy()
+    if n and gain > 1.0:  # a dim page: every depth below the background scaled alike
+        depth = np.clip(level - flat, 0.0, None)
+        cleaned = np.clip(image - depth * (gain - 1.0), 0.0, 1.0).astype(np.float32)
     if furniture.any():
         big = np.repeat(np.repeat(furniture, f, axis=0), f, axis=1)[:h, :w]
         kept = np.zeros((sh, sw), bool)
@@ -195,9 +219,11 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         blocks = _grow(blocks)
         cleaned[blocks] = float(np.median(image[~blocks]))
         furniture = furniture | blocks
-    page = Page(cleaned, furniture, width)
+    page = Page(cleaned, furniture, width, gain=gain if n else 1.0)
     page.count = len(objects)
-    page.warnings = page_warnings(objects, len(objects), parts)
+    metaphase = metaphase_warning(parts, THIN)
+    page.arranged = metaphase is None
+    page.warnings = _warnings(objects, len(objects), metaphase)
     return page
 
 
@@ -374,8 +400,11 @@ def page_warnings(objects, count: int, parts: list[Part] | None = None) -> list[
     are more chromosome-like ``objects`` (``(slice, mask)``) than one cell holds."""
     if parts is None:
         parts = [Part(m, int(m.sum()), _inradius(m)) for _, m in objects]
+    return _warnings(objects, count, metaphase_warning(parts, THIN))
+
+
+def _warnings(objects, count: int, metaphase: str | None) -> list[str]:
     warnings = []
-    metaphase = metaphase_warning(parts, THIN)
     if metaphase:
         warnings.append(metaphase)
     if count > ONE_CELL * 46 and _split_sideways(objects):
