@@ -41,6 +41,8 @@ from napari_karyotype.segmentation.shapes import normalize_shapes, shape_mask
 METHODS = ("geodesic", "chan-vese")
 
 COARSE_WIDTH = 12
+START_REACH = 1.0
+"""The contour starts this many chromosome widths around the dark pixels of its shape."""
 """The contour evolves on a copy downsampled so that chromosomes stay at least this wide (px)."""
 
 SPLIT_DEPTH = 0.5
@@ -147,20 +149,22 @@ def segment(
         short = min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
         width = _chromosome_width(img[sl] < t_fg)
         f = downsample or max(1, int(width // COARSE_WIDTH))
-        n = iterations or int(np.clip(short / f / 2 + 5, 20, 80))
+        reach = int(np.ceil(START_REACH * width)) + 2 * f if width else 0
+        way = min(short / 2, reach) if reach else short / 2  # what the contour must shrink
+        n = iterations or int(np.clip(way / f + 5, 20, 80))
         if method == "chan-vese" and iterations is None:
             n = 15
-        plans.append((mask, sl, f, n, width))
+        plans.append((mask, sl, f, n, width, reach))
     total = sum(p[3] for p in plans)
     state = {"done": 0, "finished": np.zeros(img.shape, bool) if progress else None}
     contour = _Contour(method, smoothing, balloon, threshold, sigma, alpha)
     run = _Run(state, total, progress, should_stop)
 
     regions = []  # per shape: (foreground, image crop, faint mask)
-    for mask, sl, f, n, width in plans:
+    for mask, sl, f, n, width, reach in plans:
         crop = img[sl]
         m = mask[sl]
-        region = _evolve(crop, m, (level, level - t_fg), f, n, sl, contour, run)
+        region = _evolve(crop, m, (level, level - t_fg), f, n, sl, contour, run, reach)
         # The contour finds the chromosomes; the pixels darker than the background delineate
         # them: each dark component the contour holds is taken whole (pale necks and bands too).
         dark = _remove_lines((crop < t_fg) & m, width)
@@ -225,7 +229,9 @@ class _Run:
     should_stop: Callable[[], bool] | None
 
 
-def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np.ndarray:
+def _evolve(
+    crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run, reach: int = 0
+) -> np.ndarray:
     """Run the active contour from the shape's mask on a (downsampled) copy of its bounding box.
 
     Outside the shape the copy holds background, and the start is the mask grown by a small pad,
@@ -245,6 +251,9 @@ def _evolve(crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run) -> np
     pad = 2 * f
     work = np.pad(np.where(m, crop, level), pad, mode="constant", constant_values=level)
     start_mask = ndi.binary_dilation(np.pad(m, pad), iterations=pad)
+    if reach:  # start a chromosome width around the dark pixels: less way to shrink
+        near = ndi.binary_dilation(np.pad((crop < level - delta) & m, pad), iterations=reach)
+        start_mask &= near
     small = _downsample(work, f)
     init = _downsample(start_mask.astype(np.float32), f) > 0.5
     start = state["done"]
