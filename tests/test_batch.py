@@ -232,6 +232,9 @@ def test_ctrl_c_ends_the_children(karyograms, model, tmp_path):
         [sys.executable, "-m", "napari_karyotype.cli", "analyze", *[str(karyograms)] * 3,
          "--out", str(tmp_path / "out"), "--model", model, "--workers", "2"],
         env=_dask_env(), stderr=subprocess.PIPE, text=True,
+        # a shell's background job starts with SIGINT ignored, and Python then keeps it ignored:
+        # give the command the default, as a terminal does
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         for line in proc.stderr:  # the first image finished: both processes are at work
