@@ -43,7 +43,6 @@ def main() -> None:
 
     from napari_karyotype.classification.model import (
         Classifier,
-        bundled_model_path,
         load_classifier,
         read_model_file,
     )
@@ -56,7 +55,7 @@ def main() -> None:
     _measure("default engine", clf, x, t1 - t0, args.repeats)
 
     t0 = time.perf_counter()
-    keras_model, meta = read_model_file(path or bundled_model_path())  # imports TensorFlow
+    keras_model, meta = read_model_file(path)  # imports TensorFlow
     t1 = time.perf_counter()
     _measure("keras", Classifier(keras_model, path, meta), x, t1 - t0, args.repeats)
 

@@ -41,9 +41,10 @@ from napari_karyotype.segmentation.shapes import normalize_shapes, shape_mask
 METHODS = ("geodesic", "chan-vese")
 
 COARSE_WIDTH = 12
+"""The contour evolves on a copy downsampled so that chromosomes stay at least this wide (px)."""
+
 START_REACH = 1.0
 """The contour starts this many chromosome widths around the dark pixels of its shape."""
-"""The contour evolves on a copy downsampled so that chromosomes stay at least this wide (px)."""
 
 SPLIT_DEPTH = 0.5
 """A valley between two dark cores counts as a gap between touching chromosomes when it is
@@ -164,10 +165,11 @@ def segment(
     for mask, sl, f, n, width, reach in plans:
         crop = img[sl]
         m = mask[sl]
-        region = _evolve(crop, m, (level, level - t_fg), f, n, sl, contour, run, reach)
+        ink = (crop < t_fg) & m
+        region = _evolve(crop, m, (level, level - t_fg), f, n, sl, contour, run, ink, reach)
         # The contour finds the chromosomes; the pixels darker than the background delineate
         # them: each dark component the contour holds is taken whole (pale necks and bands too).
-        dark = _remove_lines((crop < t_fg) & m, width)
+        dark = _remove_lines(ink, width)
         dark_lab, _ = ndi.label(dark, structure=np.ones((3, 3), bool))
         held = np.unique(dark_lab[region & dark])
         fg = np.isin(dark_lab, held[held > 0])
@@ -230,12 +232,13 @@ class _Run:
 
 
 def _evolve(
-    crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run, reach: int = 0
+    crop, m, prior_levels, f, n, sl, contour: _Contour, run: _Run, ink=None, reach: int = 0
 ) -> np.ndarray:
     """Run the active contour from the shape's mask on a (downsampled) copy of its bounding box.
 
     Outside the shape the copy holds background, and the start is the mask grown by a small pad,
-    so that a chromosome cut by the shape's edge still shows an outline to stop at.
+    so that a chromosome cut by the shape's edge still shows an outline to stop at; with ``ink``
+    (the shape's dark pixels) it starts only within ``reach`` px of them.
     Returns the contour's region at full resolution (bool, crop coordinates).
     """
     from skimage.segmentation import (
@@ -251,9 +254,8 @@ def _evolve(
     pad = 2 * f
     work = np.pad(np.where(m, crop, level), pad, mode="constant", constant_values=level)
     start_mask = ndi.binary_dilation(np.pad(m, pad), iterations=pad)
-    if reach:  # start a chromosome width around the dark pixels: less way to shrink
-        near = ndi.binary_dilation(np.pad((crop < level - delta) & m, pad), iterations=reach)
-        start_mask &= near
+    if ink is not None and reach:  # start near the dark pixels: less way to shrink
+        start_mask &= ndi.binary_dilation(np.pad(ink, pad), iterations=reach)
     small = _downsample(work, f)
     init = _downsample(start_mask.astype(np.float32), f) > 0.5
     start = state["done"]

@@ -15,7 +15,7 @@ chromosomes, not by thresholds in pixels:
 * **blocks** (banners, shaded panels, the page around light-on-dark frames): components much larger
   than any chromosome that fill their box or reach across the page.
 
-:func:`page_warnings` says in one line when the page is not one karyogram: a raw metaphase
+:attr:`Page.warnings` says in one line when the page is not one karyogram: a raw metaphase
 (chromosomes lying in all directions, interphase nuclei: :mod:`.metaphase`) or far more objects
 than one cell holds (karyograms side by side).
 """
@@ -141,7 +141,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     lab, n = ndi.label(rest, structure=np.ones((3, 3), bool))
     furniture = lines.copy()
     objects, parts = [], []
-    width = 0.0
+    width, gain = 0.0, 1.0
     blocks = None
     if n:
         areas = np.bincount(lab.ravel(), minlength=n + 1)
@@ -199,7 +199,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         most = min(MOST_GAIN, 0.04 / max(4 * noise, 1e-6))
         gain = float(np.clip(DEPTH / np.median(peaks), 1.0, max(most, 1.0))) if peaks else 1.0
     cleaned = image.copy()
-    if n and gain > 1.0:  # a dim page: every depth below the background scaled alike
+    if gain > 1.0:  # a dim page: every depth below the background scaled alike
         depth = np.clip(level - flat, 0.0, None)
         cleaned = np.clip(image - depth * (gain - 1.0), 0.0, 1.0).astype(np.float32)
     if furniture.any():
@@ -219,7 +219,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         blocks = _grow(blocks)
         cleaned[blocks] = float(np.median(image[~blocks]))
         furniture = furniture | blocks
-    page = Page(cleaned, furniture, width, gain=gain if n else 1.0)
+    page = Page(cleaned, furniture, width, gain=gain)
     page.count = len(objects)
     metaphase = metaphase_warning(parts, THIN)
     page.arranged = metaphase is None
@@ -394,16 +394,9 @@ def _split_sideways(objects) -> bool:
     return False
 
 
-def page_warnings(objects, count: int, parts: list[Part] | None = None) -> list[str]:
-    """One line per reason the page is not one karyogram: the ink ``parts`` (:class:`Part`,
-    ``objects`` as parts where None) look like a raw metaphase (:mod:`.metaphase`), or there
-    are more chromosome-like ``objects`` (``(slice, mask)``) than one cell holds."""
-    if parts is None:
-        parts = [Part(m, int(m.sum()), _inradius(m)) for _, m in objects]
-    return _warnings(objects, count, metaphase_warning(parts, THIN))
-
-
 def _warnings(objects, count: int, metaphase: str | None) -> list[str]:
+    """One line per reason the page is not one karyogram: the ``metaphase`` line, and more
+    chromosome-like ``objects`` (``(slice, mask)``) than one cell holds."""
     warnings = []
     if metaphase:
         warnings.append(metaphase)
