@@ -93,7 +93,8 @@ def _thick(mask: np.ndarray, size: int) -> np.ndarray:
     return ndi.maximum_filter(eroded, size=size) > 0
 
 
-def _inradius(mask: np.ndarray) -> float:
+def inradius(mask: np.ndarray) -> float:
+    """The radius (px) of the largest disc inside a mask: half its thickest width."""
     return float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
 
 
@@ -147,7 +148,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         areas = np.bincount(lab.ravel(), minlength=n + 1)
         boxes = ndi.find_objects(lab)
         ids = [i for i in range(1, n + 1) if areas[i] >= 6]
-        radius = {i: _inradius(lab[boxes[i - 1]] == i) for i in ids}
+        radius = {i: inradius(lab[boxes[i - 1]] == i) for i in ids}
         ref_r, ref_area = _weighted_radius(ids, radius, areas), 0.0
         chrom_ids = [i for i in ids if radius[i] >= THIN * ref_r]
         if chrom_ids:
@@ -316,7 +317,7 @@ def _reference(mask: np.ndarray) -> tuple[float, np.ndarray]:
     areas = np.bincount(lab.ravel(), minlength=n + 1)
     boxes = ndi.find_objects(lab)
     ids = [i for i in range(1, n + 1) if areas[i] >= 6]
-    radius = {i: _inradius(lab[boxes[i - 1]] == i) for i in ids}
+    radius = {i: inradius(lab[boxes[i - 1]] == i) for i in ids}
     return _weighted_radius(ids, radius, areas), lab
 
 

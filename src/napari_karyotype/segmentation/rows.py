@@ -18,7 +18,7 @@ from napari_karyotype.segmentation.background import (  # noqa: F401 - also the 
     background_level,
     flatten_background,
 )
-from napari_karyotype.segmentation.page import clean_page, local_contrast
+from napari_karyotype.segmentation.page import clean_page, inradius, local_contrast
 
 Shape = tuple[str, np.ndarray]
 
@@ -86,9 +86,7 @@ def propose_rows(
         raise KaryotypeError("no chromosomes found in the image")
     # Second pass relative to the chromosomes' own width: what is far thinner (text, even
     # blurred, lines) cannot hold the square and goes.
-    radius = np.median(
-        [ndi.distance_transform_edt(np.pad(lab[sl] == i, 1)).max() for i, sl in keep]
-    )
+    radius = np.median([inradius(lab[sl] == i) for i, sl in keep])
     wider = int(0.6 * radius)
     if wider > width:
         lab2, keep2 = _objects(core, wider)
@@ -185,16 +183,16 @@ def _join_pale(rows: list, loose_lab: np.ndarray, boxes) -> None:
     areas = np.bincount(loose_lab.ravel())
     ref = float(np.median([areas[i] for i in taken]))
 
-    def inradius(i: int) -> float:
-        return float(ndi.distance_transform_edt(np.pad(loose_lab[boxes[i - 1]] == i, 1)).max())
+    def radius(i: int) -> float:
+        return inradius(loose_lab[boxes[i - 1]] == i)
 
     ref_r = None
     for i, sl in enumerate(boxes, 1):
         if sl is None or i in taken or areas[i] < 0.2 * ref:
             continue
         if ref_r is None:
-            ref_r = float(np.median([inradius(j) for j in taken]))
-        if inradius(i) < 0.6 * ref_r:
+            ref_r = float(np.median([radius(j) for j in taken]))
+        if radius(i) < 0.6 * ref_r:
             continue  # a remnant of a line or a mark, not a chromosome
         top, bottom = sl[0].start, sl[0].stop
         for row in rows:
@@ -216,8 +214,8 @@ def _join_faint(rows: list, loose_lab: np.ndarray, faint: np.ndarray) -> np.ndar
     areas = np.bincount(flab.ravel(), minlength=n + 1)
     fboxes = ndi.find_objects(flab)
 
-    def inradius(i: int) -> float:
-        return float(ndi.distance_transform_edt(np.pad(flab[fboxes[i - 1]] == i, 1)).max())
+    def radius(i: int) -> float:
+        return inradius(flab[fboxes[i - 1]] == i)
 
     refs = []  # per row: (median area, median inradius) of the components holding its members
     used: set[int] = set()
@@ -226,7 +224,7 @@ def _join_faint(rows: list, loose_lab: np.ndarray, faint: np.ndarray) -> np.ndar
         hit = [int(i) for i in hit if i > 0]
         used.update(hit)
         refs.append(
-            (float(np.median(areas[hit])), float(np.median([inradius(i) for i in hit])))
+            (float(np.median(areas[hit])), float(np.median([radius(i) for i in hit])))
             if hit
             else None
         )
@@ -239,7 +237,7 @@ def _join_faint(rows: list, loose_lab: np.ndarray, faint: np.ndarray) -> np.ndar
         for row, ref in zip(rows, refs, strict=True):
             if ref is None or min(bottom, row[1]) - max(top, row[0]) < 0.5 * (bottom - top):
                 continue
-            if areas[i] >= 0.1 * ref[0] and inradius(i) >= 0.6 * ref[1]:
+            if areas[i] >= 0.1 * ref[0] and radius(i) >= 0.6 * ref[1]:
                 out[sl][flab[sl] == i] = next_id
                 row[2].add(next_id)
                 next_id += 1
