@@ -181,3 +181,14 @@ def test_bad_inputs_are_one_line_errors(two_cells, tmp_path, capsys):
         "NOPE",
     )
     _one_line_error(capsys, ["train", *two_cells, "--out", str(tmp_path / "m.h5")], "m.h5")
+
+
+def test_named_sources_are_reported_apart(two_cells, tmp_path):
+    """A laboratory's own crops, named ``SOURCE=PATH``, get their own line in the report."""
+    report_dir = tmp_path / "report"
+    assert main(["evaluate", two_cells[0], f"ourlab={two_cells[1]}", "--out", str(report_dir)]) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    assert set(report["per_source"]) == {"hu2019", "ourlab"}
+    assert report["per_source"]["ourlab"]["n"] == 46 == report["per_source"]["hu2019"]["n"]
+    table = pd.read_csv(report_dir / "predictions.csv", dtype=str)
+    assert set(table.loc[table["cell"] == "161945.009", "source"]) == {"ourlab"}

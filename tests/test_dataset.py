@@ -1,6 +1,7 @@
 """Reading the Hu et al. format, with its quirks."""
 
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,3 +70,14 @@ def test_corrupt_zip_is_a_clear_error(tmp_path):
         zf.writestr("B.001/B.001.K.chr2.1invert_pad.gif", b"GIF89a garbage")
     with pytest.raises(KaryotypeError, match="not a readable image"):
         load_chromosomes([good])
+
+
+def test_a_data_argument_can_name_its_source(tmp_path):
+    from napari_karyotype.datasets.chromosomes import source_and_path
+
+    assert source_and_path("Kshema=crops/a") == ("kshema", Path("crops/a"))
+    assert source_and_path("crops/a") == (None, Path("crops/a"))
+    odd = tmp_path / "x=y"  # an existing path with '=' in its name stays a path
+    odd.mkdir()
+    assert source_and_path(str(odd)) == (None, odd)
+    assert source_and_path("/abs=olute") == (None, Path("/abs=olute"))  # not a source name

@@ -8,7 +8,10 @@ import os
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "data", nargs="+", help="Hu et al. cell zips, folders of them or GIFs; Taichung folders"
+        "data",
+        nargs="+",
+        help="Hu et al. cell zips, folders of them or GIFs (SOURCE=PATH names their laboratory);"
+        " Taichung folders",
     )
     parser.add_argument("--out", required=True, help="folder for report.json, predictions.csv …")
     parser.add_argument("--model", default=None, help="MODEL.keras (default: the bundled model)")

@@ -8,7 +8,10 @@ import os
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "data", nargs="+", help="Hu et al. cell zips, folders of them or GIFs; Taichung folders"
+        "data",
+        nargs="+",
+        help="Hu et al. cell zips, folders of them or GIFs (SOURCE=PATH names their laboratory);"
+        " Taichung folders",
     )
     parser.add_argument("--out", required=True, help="model file to write (MODEL.keras)")
     parser.add_argument("--arch", choices=("compact", "paper"), default="compact")

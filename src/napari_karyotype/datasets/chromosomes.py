@@ -24,6 +24,7 @@ from napari_karyotype.datasets.record import (  # noqa: F401 (re-exported: the d
 )
 from napari_karyotype.errors import KaryotypeError
 
+_SOURCE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _NAME = re.compile(
     r"^(?P<cell>[^/\\]+?)\.K\.chr(?P<cls>\d{1,2}|x|y)\.(?P<homolog>\d+)\s*(?P<rest>[^/\\]*)\.gif$",
     re.IGNORECASE,
@@ -97,12 +98,13 @@ def load_chromosomes(
     Raises if nothing recognisable is found.
     """
     out: list[Chromosome] = []
-    paths = [Path(p) for p in paths]
-    for path in paths:
+    named = [source_and_path(p) for p in paths]
+    paths = [path for _, path in named]
+    for source, path in named:
         from napari_karyotype.datasets import taichung
 
         if taichung.is_taichung(path):
-            out.extend(taichung.load_cached(path, cache_dir)[0])
+            out.extend(taichung.load_cached(path, cache_dir)[0])  # always source "taichung"
             continue
         for name, data in _members(path):
             parsed = parse_name(name.replace(":", "/"))
@@ -117,13 +119,25 @@ def load_chromosomes(
                 if strict_size:
                     raise
                 continue
-            out.append(Chromosome(cell, cls, homolog, name, image))
+            out.append(Chromosome(cell, cls, homolog, name, image, source=source or "hu2019"))
     if not out:
         shown = ", ".join(str(p) for p in paths[:3]) + (" …" if len(paths) > 3 else "")
         raise KaryotypeError(
             f"{shown}: no chromosome images in the Hu et al. or Taichung format found"
         )
     return out
+
+
+def source_and_path(item: str | Path) -> tuple[str | None, Path]:
+    """``"kshema=crops/"`` -> ``("kshema", Path("crops/"))``: a data argument that names the
+    source (laboratory) of its Hu-format GIFs for per-source evaluation, ``--repeat`` and
+    ``--holdout``; a plain path (or one that exists with a ``=`` in its name) -> ``(None, path)``.
+    Taichung folders are always the source ``taichung``."""
+    text = str(item)
+    name, sep, rest = text.partition("=")
+    if isinstance(item, Path) or not sep or Path(text).exists() or not _SOURCE.match(name):
+        return None, Path(text)
+    return name.lower(), Path(rest)
 
 
 def case_fraction(case: str, seed: int = 0) -> float:
