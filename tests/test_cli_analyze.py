@@ -146,3 +146,21 @@ def test_demo_sample_is_real_where_possible_else_synthetic(monkeypatch, capsys):
     assert "offline" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(KaryotypeError, match="offline"):
         demo.load_sample("real", seed=0)
+
+
+@pytest.mark.data
+def test_crops_harvest_a_training_set_from_arranged_karyograms(karyograms, cells, model, tmp_path):
+    """``--crops``: an archive of arranged karyograms becomes a training set, class by place."""
+    from collections import Counter
+
+    from napari_karyotype.datasets.chromosomes import load_chromosomes
+
+    crops = tmp_path / "crops"
+    code = main(["analyze", str(karyograms / "cell_a.png"), "--out", str(tmp_path / "out"),
+                 "--model", model, "--classes", "cnn", "--crops", str(crops)])  # fmt: skip
+    assert code == 0
+    harvested = load_chromosomes([f"ourlab={crops}"])
+    assert len(harvested) >= 40 and {c.source for c in harvested} == {"ourlab"}
+    truth = Counter(c.cls for c in cells["C171543.044"])
+    got = Counter(c.cls for c in harvested)
+    assert not got - truth  # every harvested class is one the cell has, as often as it has it

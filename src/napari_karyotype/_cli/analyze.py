@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the images and DIR. Needs napari-karyotype[distributed]",
     )  # fmt: skip
     parser.add_argument(
+        "--crops", type=Path, default=None, metavar="CROPS_DIR",
+        help="also write, as training GIFs for `train --init`, the chromosomes whose place in "
+        "an arranged karyogram gives their class (a training set from an archive)",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true",
         help="skip images whose outputs in DIR are already complete",
     )  # fmt: skip
@@ -74,11 +79,15 @@ def run(args: argparse.Namespace) -> int:
         summary, failures = analyze_files(
             args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
             classes=args.classes, workers=workers, scheduler=args.scheduler, resume=args.resume,
+            crops=args.crops,
         )  # fmt: skip
     finally:
         batch.end_children()  # those no run took (an error)
     ok = len(summary) - len(failures)
     print(f"{ok} of {len(summary)} images analysed; results in {args.out}", file=sys.stderr)
+    if args.crops is not None:
+        n = len(list(args.crops.glob("*.K.chr*.gif"))) if args.crops.is_dir() else 0
+        print(f"{n} training crops in {args.crops}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} failed: " + ", ".join(p.name for p, _ in failures), file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -229,6 +230,28 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[st
     return paths
 
 
+def write_layout_crops(analysis: Analysis, crops_dir: str | Path, stem: str) -> list[Path]:
+    """Write, as dataset GIFs (``cell.export.export_crops``), the chromosomes whose class their
+    place in the arranged karyogram gives with confidence: a training set harvested from an
+    archive without labelling by hand (``napari-karyotype train --init``). None from a page that
+    is not one karyogram or whose layout does not read. Returns the written paths."""
+    from napari_karyotype.cell.export import export_crops
+    from napari_karyotype.cell.layout import confident_classes
+
+    if analysis.warnings:
+        return []
+    table = analysis.features
+    if not (table["layout"] != "").any():  # CNN classes chosen: the layout was not read
+        placed = confident_classes(analysis.labels)
+        table = table.assign(layout=[placed.get(int(lab), "") for lab in table["label"]])
+    if not (table["layout"] != "").any():
+        return []
+    cell = re.sub(r"[^A-Za-z0-9._-]", "_", stem).replace(".K.", "_K_")
+    return export_crops(
+        analysis.image, analysis.labels, table, crops_dir, cell, classes="layout", overwrite=True
+    )
+
+
 def _plain(value):
     """numpy scalars as Python ones, NaN as None (for JSON)."""
     if isinstance(value, np.generic):
@@ -271,8 +294,11 @@ def analyze_one(
     assign: bool = True,
     classes: str = "auto",
     classifier=None,
+    crops: str | Path | None = None,
 ) -> dict:
     """Analyse one file and write its outputs and completion marker; returns its summary row.
+    ``crops``: also write the training crops of its layout-read chromosomes there
+    (:func:`write_layout_crops`).
 
     Never raises for a bad image: the row then has only ``file`` and a one-line ``error``. Every
     batch path (one process, local workers, Dask) runs this function, so their outputs agree.
@@ -283,6 +309,8 @@ def analyze_one(
             path, rows=rows, classifier=classifier, assign=assign, classes=classes
         )
         write_outputs(result, out_dir, stem)
+        if crops is not None:
+            write_layout_crops(result, crops, stem)
         seconds = round(time.perf_counter() - t0, 2)
         row = {"file": str(path), **result.summary.as_row(), "seconds": seconds, "error": ""}
         write_done(out_dir, stem, path, row)

@@ -66,13 +66,15 @@ def analyze_files(
     workers: int = 1,
     scheduler: str | None = None,
     resume: bool = False,
+    crops: str | Path | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
     """Analyse every karyogram in ``inputs`` (files or folders), writing the outputs to ``out_dir``.
 
     ``workers`` > 1 runs that many local processes (``pipeline.batch``), ``scheduler`` the address
     of a Dask cluster (``pipeline.cluster``); each loads the model once (``classifier``'s file, else
     ``model``, else the bundled one). ``classes`` as in :func:`analyze_image`. ``resume`` skips
-    images whose outputs are complete. A file
+    images whose outputs are complete. ``crops``: a folder for the training crops of each
+    image's layout-read chromosomes (``analyze.write_layout_crops``). A file
     that fails is reported in one line on ``log`` (default stderr) and skipped; the progress counts
     finished images. Returns the summary table in input order (also written as
     ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
@@ -107,6 +109,8 @@ def analyze_files(
     if classifier is not None and model is None:
         model = classifier.path
     options = {"rows": rows, "assign": assign, "classes": classes}  # analyze_one's, per image
+    if crops is not None:
+        options["crops"] = str(Path(crops).resolve())
     if not todo:
         results = iter(())
     elif scheduler is not None:
