@@ -12,7 +12,9 @@ from napari_karyotype.cell.features import (
     check_features,
     classify_cell,
     empty_features,
+    karyotype_or_why,
     label_geometry,
+    on_page,
     relabel,
     skeleton_length,
     summarize,
@@ -218,6 +220,36 @@ def test_a_partial_cell_keeps_its_classes_but_claims_no_karyotype():
     near = summarize(_classified([*CLASSES[:22], "X"]))
     assert near.iscn.startswith("23,X") and not any("partial" in f for f in near.flags)
     assert near.missing["1"] == 1
+
+
+METAPHASE = (
+    "page: not an arranged karyogram (3 interphase nuclei): a raw metaphase? draw the rows by hand"
+)
+
+
+def test_a_page_that_is_no_karyogram_claims_no_karyotype():
+    """A cell read on a raw metaphase (or karyograms side by side): what the page is comes first,
+    and no ISCN or copy deviation is claimed, in the widget's summary and the CLI's line alike."""
+    from napari_karyotype._widgets.classify import summary_text
+    from napari_karyotype.pipeline.files import _progress_line
+
+    cell = summarize(_classified([*(c for c in CLASSES[:22] for _ in "ab"), "X", "Y", "21"]))
+    assert karyotype_or_why(cell) == cell.iscn == "47,XY,+21"
+    assert on_page(cell, []) is cell and on_page(cell, None) is cell
+    s = on_page(cell, [METAPHASE])
+    assert cell.iscn == "47,XY,+21"  # the summary given is not changed
+    assert (s.count, s.iscn, s.extra, s.missing) == (47, "", {}, {})
+    assert s.flags[0] == METAPHASE and not any(f.startswith("extra") for f in s.flags)
+    assert karyotype_or_why(s) == METAPHASE
+    assert on_page(s, [METAPHASE]).flags == s.flags  # said once, however often applied
+    text = summary_text(s)
+    assert text.splitlines()[:2] == ["47 chromosomes", METAPHASE]
+    assert text.count(METAPHASE) == 1 and "47,XY" not in text and "too many" not in text
+    line = _progress_line(1, 1, "m.png", {**s.as_row(), "seconds": 0.5})
+    assert f"m.png: 47 chromosomes, {METAPHASE}" in line
+    partial = on_page(summarize(_classified(["1", "1", "21"])), [METAPHASE])
+    assert karyotype_or_why(partial) == METAPHASE  # the page first, then "partial cell"
+    assert partial.flags[1].startswith("partial cell")
 
 
 def test_three_chromosomes_are_classified_without_a_karyotype(bundled_classifier):

@@ -17,7 +17,7 @@ from napari_karyotype.image.io import as_karyogram
 from napari_karyotype.samples.synthetic import synthetic_karyogram
 from napari_karyotype.segmentation.contours import segment
 from napari_karyotype.segmentation.metrics import match_labels
-from napari_karyotype.segmentation.page import clean_page
+from napari_karyotype.segmentation.page import clean_page, local_contrast
 from napari_karyotype.segmentation.rows import propose_rows
 
 TOP, BOTTOM = 80, 160
@@ -169,6 +169,57 @@ def test_pair_in_a_dim_frame_is_found_whole(drawn):
         found = labels == best
         # Its darkest bands alone cover about a quarter of it.
         assert best > 0 and (found & mine).sum() >= 0.6 * (found | mine).sum()
+
+
+def _two_frames(marks: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A dark-on-light page of two frames far apart: dark pairs in the left one, a faint pair
+    (a quarter as deep) in the right one; with ``marks`` the right frame's only strong ink is
+    its hairlines and tick marks (1-2 px, as deep as the dark pairs), one of them with a faint
+    foot as thick as a chromosome's end. ``(image, faint bars)``."""
+    image = np.full((400, 400), 1.0, np.float32)
+    faint = np.zeros(image.shape, bool)
+    for c in range(20, 150, 22):
+        image[150:230, c : c + 8] = 0.4  # chromosome-like: 8 px wide
+    for c in (290, 310, 330):
+        faint[150:230, c : c + 8] = True
+    image[faint] = 0.85
+    if marks:
+        image[120, 270:360] = image[260:262, 270:360] = 0.4  # a hairline, a 2-px line
+        image[120:262, 270] = image[120:262, 359] = 0.4
+        for r in range(130, 260, 20):  # tick marks on the frame's sides
+            image[r, 262:278] = image[r, 352:368] = 0.4
+        image[131:135, 262:266] = 0.85  # the foot of a tick (a digit touching a line stub)
+    noise = np.random.default_rng(0).normal(0, 0.004, image.shape)
+    return np.clip(image + noise, 0, 1).astype(np.float32), faint
+
+
+def test_thin_marks_do_not_set_a_regions_contrast():
+    """A faint pair in a frame whose hairlines and tick marks are as dark as the page's darkest
+    chromosomes is deepened as much as one in a frame without them: only chromosome-like ink,
+    a few pixels thick, sets a region's contrast. The dark pairs stay as they are, and so do
+    the marks, with the faint foot of one: no ink is made deeper than its own darkest point
+    brings to the page's peak."""
+    plain, faint = _two_frames(marks=False)
+    marked, _ = _two_frames(marks=True)
+    depth = {"plain": 1.0 - local_contrast(plain), "marked": 1.0 - local_contrast(marked)}
+    assert np.median(depth["plain"][faint]) > 0.45  # 0.15 deep, deepened about fourfold
+    assert np.median(depth["marked"][faint]) > 0.9 * np.median(depth["plain"][faint])
+    dark = marked < 0.5
+    dark[:, 250:] = False
+    assert abs(np.median(depth["marked"][dark]) - 0.6) < 0.02
+    ticks = (marked < 0.5) & ~dark
+    assert abs(np.median(depth["marked"][ticks]) - 0.6) < 0.02
+    assert np.median(depth["marked"][131:135, 262:266]) < 0.2  # the foot stays faint
+
+
+def test_erode_is_the_minimum_filter():
+    from napari_karyotype.segmentation.page import _erode
+
+    rng = np.random.default_rng(0)
+    for shape in ((1, 1), (2, 5), (7, 3), (40, 61)):
+        for size in (1, 3, 5):
+            a = rng.random(shape).astype(np.float32)
+            assert np.array_equal(_erode(a, size), ndi.minimum_filter(a, size, mode="nearest"))
 
 
 def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=()):

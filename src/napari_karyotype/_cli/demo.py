@@ -110,6 +110,7 @@ def run_headless(
     import imageio.v3 as iio
 
     from napari_karyotype.cell.assign import iscn_of
+    from napari_karyotype.cell.features import karyotype_or_why
     from napari_karyotype.classification.model import load_classifier
     from napari_karyotype.errors import KaryotypeError
     from napari_karyotype.pipeline.analyze import analyze_image, score, write_outputs
@@ -130,7 +131,7 @@ def run_headless(
     print(f"napari-karyotype demo (headless): {description}, {truth}, seed {seed}", file=log)
     print(f"  rows found:        {len(result.rows)}", file=log)
     print(f"  chromosomes:       {s.count} segmented (truth {got['n_true']})", file=log)
-    print(f"  karyotype:         {s.iscn or 'none'} (truth {truth})", file=log)
+    print(f"  karyotype:         {karyotype_or_why(s)} (truth {truth})", file=log)
     print(
         f"  mean confidence:   {s.mean_confidence:.2f}; size scale {s.scale or 1.0:.2f}", file=log
     )

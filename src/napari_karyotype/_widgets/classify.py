@@ -35,6 +35,7 @@ from napari_karyotype._widgets._common import (
     guarded,
     info,
     layer_image,
+    layer_karyogram,
     layer_labels,
     notify_error,
     require_layer,
@@ -44,11 +45,13 @@ from napari_karyotype._widgets._common import (
 from napari_karyotype._widgets.display import (
     TEXT_COLORS,
     class_of,
+    page_warnings,
     show_classes,
+    store_page_warnings,
     store_table,
     table_of,
 )
-from napari_karyotype.cell.features import LOW_CONFIDENCE
+from napari_karyotype.cell.features import LOW_CONFIDENCE, karyotype_or_why, on_page
 from napari_karyotype.cell.layout import confident_classes
 from napari_karyotype.errors import KaryotypeError
 
@@ -60,8 +63,12 @@ UNDO_STEPS = 100
 
 
 def summary_text(summary) -> str:
-    """The cell summary as a few short lines: count and ISCN, then what looks off."""
-    lines = [f"{summary.count} chromosomes" + (f" · {summary.iscn}" if summary.iscn else "")]
+    """The cell summary as a few short lines: count and ISCN (or why there is none: a page that
+    is not one karyogram, a partial cell), then what looks off."""
+    said = karyotype_or_why(summary)
+    lines = [f"{summary.count} chromosomes" + (f" · {said}" if summary.iscn else "")]
+    if not summary.iscn:
+        lines.append(said)
     if summary.extra:
         extra = ", ".join(f"{c} (+{n})" for c, n in summary.extra.items())
         lines.append(f"too many copies: {extra}")
@@ -70,7 +77,9 @@ def summary_text(summary) -> str:
             "too few copies: " + ", ".join(f"{c} (−{n})" for c, n in summary.missing.items())
         )
     others = [
-        f for f in summary.flags if not f.startswith(("extra", "missing")) and "expected" not in f
+        f
+        for f in summary.flags
+        if not f.startswith(("extra", "missing")) and "expected" not in f and f != said
     ]
     lines.extend(others)
     if np.isfinite(summary.mean_confidence):
@@ -307,7 +316,7 @@ class ClassifyWidget(ViewerWidget):
         if labels.ndim != 2 or not labels.any():
             return False
         table = table_of(layer)
-        meta = {"image": str(path), "layer": layer.name}
+        meta = {"image": str(path), "layer": layer.name, "page_warnings": page_warnings(layer)}
         self._saver.submit(autosave_dir(path, self._folder()), labels, table, meta)
         return True
 
@@ -351,6 +360,7 @@ class ClassifyWidget(ViewerWidget):
             write_labels(layer, labels)
         self.labels_picker.value = layer
         self._watch(layer)
+        store_page_warnings(layer, saved.meta.get("page_warnings"))
         store_table(layer, saved.features)
         self._snapshot = np.array(layer.data, copy=True) if saved.features is not None else None
         self.redraw()
@@ -367,7 +377,8 @@ class ClassifyWidget(ViewerWidget):
 
         if self.worker is not None:
             raise KaryotypeError("a classification is already running")
-        image = layer_image(self.image.value)
+        karyogram = layer_karyogram(self.image.value)
+        image, chroma = karyogram.image, karyogram.chroma
         layer = require_layer(self.labels_picker.value, "Labels", "chromosome labels")
         labels = np.array(layer_labels(layer, image.shape), copy=True)
         if not (labels > 0).any():
@@ -382,6 +393,10 @@ class ClassifyWidget(ViewerWidget):
             self._relay.value.emit((int(done), int(total), str(what)))
 
         def work():
+            from napari_karyotype.segmentation.page import clean_page
+
+            # What the page is (a raw metaphase, karyograms side by side): no karyotype to claim.
+            warnings = clean_page(image, chroma).warnings
             table, summary = classify_cell(
                 image,
                 labels,
@@ -393,11 +408,11 @@ class ClassifyWidget(ViewerWidget):
                 placed=confident_classes(labels) if source == "auto" else None,
             )
             if source in ("cnn", "auto"):
-                return table, summary, ""
+                return table, summary, "", warnings
             from napari_karyotype.cell.layout import apply_layout
 
             table, read = apply_layout(table, labels, source)
-            return table, summary, read.message
+            return table, summary, read.message, warnings
 
         def on_value(table_and_summary):
             self._on_classified(table_and_summary, layer, labels)
@@ -430,7 +445,7 @@ class ClassifyWidget(ViewerWidget):
 
     def _on_classified(self, result, layer, labels):
         try:
-            table, summary, layout_message = result
+            table, summary, layout_message, warnings = result
             if layout_message:
                 info(f"{layout_message}: CNN classes kept")
             if layer not in self.viewer.layers:
@@ -444,6 +459,7 @@ class ClassifyWidget(ViewerWidget):
             old = table_of(layer)
             if old is not None and layer is self._layer and self._snapshot is not None:
                 self._push_undo(old)
+            store_page_warnings(layer, warnings)
             store_table(layer, table)
             if layer is self._layer:
                 self._snapshot = np.array(current, copy=True)
@@ -452,7 +468,7 @@ class ClassifyWidget(ViewerWidget):
             self.progress.value = self.progress.max
             self.status.value = f"{len(table)} chromosomes classified"
             self.redraw()
-            said = summary.iscn or "no karyotype (partial cell)"
+            said = karyotype_or_why(on_page(summary, warnings))
             info(f"classified: {summary.count} chromosomes, {said}")
         except Exception as err:  # noqa: BLE001 - every failure becomes one line
             self.status.value = notify_error(err, "Classification")
@@ -576,7 +592,8 @@ class ClassifyWidget(ViewerWidget):
             from napari_karyotype.cell.features import summarize
 
             # the estimate of the last run (auto) or the user's override
-            self.summary.value = summary_text(summarize(table, scale=float(self.scale.value)))
+            summary = summarize(table, scale=float(self.scale.value))
+            self.summary.value = summary_text(on_page(summary, page_warnings(layer)))
         self._fill_table(table)
         self._on_selected_label()
         self.save_review()

@@ -22,6 +22,20 @@ FLAG_RING_PX = 40
 _ORIGINAL_COLORMAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """The colormap a labels layer had before it was coloured by class."""
 TEXT_COLORS = {"ok": "#000080", "low": "#ff0000", "verified": "#006400", "none": "#404040"}
+PAGE_WARNINGS = "karyotype_page_warnings"
+"""Key in the labels layer's ``metadata``: the lines that say the page its chromosomes come from
+is not one karyogram (``page.clean_page``'s warnings, found when classifying); the summary keeps
+saying them after every relabel and refresh."""
+
+
+def page_warnings(layer) -> list[str]:
+    """The page warnings kept with a labels layer (empty: one karyogram, or not classified)."""
+    return [str(w) for w in (layer.metadata or {}).get(PAGE_WARNINGS) or ()]
+
+
+def store_page_warnings(layer, warnings) -> None:
+    """Keep ``warnings`` (``page.clean_page``'s) with the labels layer, replacing earlier ones."""
+    layer.metadata = {**(layer.metadata or {}), PAGE_WARNINGS: [str(w) for w in warnings or ()]}
 
 
 def class_colors() -> dict[str, tuple]:

@@ -8,7 +8,7 @@ assignment (or the user's class when ``verified``); an empty string means "no cl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -338,6 +338,33 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     if disagree:
         flags.append(f"{disagree} disagree with the layout")
     return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree)
+
+
+NO_KARYOTYPE = ("page:", "partial cell:")
+"""Flags that say why a cell has no karyotype: a page that is not one karyogram
+(``page.clean_page``'s warnings) or too few chromosomes (:func:`summarize`)."""
+
+
+def on_page(summary: CellSummary, warnings) -> CellSummary:
+    """``summary`` of a cell on a page that ``warnings`` (``page.clean_page``) say is not one
+    karyogram (a raw metaphase, karyograms side by side): the warnings first in the flags and no
+    karyotype claimed (no ISCN, no copy deviations). No warnings: ``summary`` as it is."""
+    warnings = [str(w) for w in warnings or ()]
+    if not warnings:
+        return summary
+    kept = [
+        f for f in summary.flags if f not in warnings and not f.startswith(("extra:", "missing:"))
+    ]
+    return replace(summary, iscn="", extra={}, missing={}, flags=[*warnings, *kept])
+
+
+def karyotype_or_why(summary: CellSummary) -> str:
+    """The one text to show for the cell's karyotype: its ISCN, else the flag that says why there
+    is none (:data:`NO_KARYOTYPE`)."""
+    if summary.iscn:
+        return summary.iscn
+    why = [f for f in summary.flags if f.startswith(NO_KARYOTYPE)]
+    return why[0] if why else "no karyotype"
 
 
 # ------------------------------------------------------------------------------ classification

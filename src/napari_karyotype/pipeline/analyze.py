@@ -161,9 +161,7 @@ def analyze_image(
             summary.flags.append(f"{read.message}: CNN classes kept")
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
-    summary.flags = [*page.warnings, *summary.flags]
-    if page.warnings:  # not one karyogram: no karyotype to claim, the flag says why
-        summary.iscn = ""
+    summary = _features.on_page(summary, page.warnings)  # not one karyogram: no karyotype
     step(3, "arranging the karyogram")
     arranged = arrange_karyogram(img, labels, table)
     seconds["karyogram"] = time.perf_counter() - t3

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from napari_karyotype.cell.features import CellSummary, karyotype_or_why
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.pipeline.analyze import SUMMARY_COLUMNS, analyze_one, completed_row
 from napari_karyotype.pipeline.inputs import collect_images
@@ -37,11 +38,11 @@ def _progress_line(done: int, total: int, name: str, row: dict) -> str:
     head = f"[{done}/{total}] {_bar(done, total)} {name}: "
     if row.get("error"):
         return head + f"skipped: {row['error']}"
-    flags = str(row.get("flags") or "").split("; ")
+    flags = [f for f in str(row.get("flags") or "").split("; ") if f]
     notes = [f for f in flags if "layout" in f]
     # Not one karyogram, or too few chromosomes for one: say so instead of a karyotype.
-    said = [f for f in flags if f.startswith(("page:", "partial cell:"))]
-    what = said[0] if said else row["iscn"]
+    shown = CellSummary(int(row["count"]), str(row.get("iscn") or ""), flags=flags)
+    what = karyotype_or_why(shown)
     text = f"{row['count']} chromosomes, {what} ({row['seconds']:.1f} s)"
     return head + text + "".join(f"; {n}" for n in notes)  # layout unread / disagreements
 

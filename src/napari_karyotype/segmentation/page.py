@@ -228,11 +228,19 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     return page
 
 
+THICK_INK = 3
+"""Ink thinner than this (px across) sets no region's contrast in :func:`local_contrast`: tick
+marks and hairlines (1-2 px) are no chromosome at any resolution a karyogram is segmented at."""
+
+
 def local_contrast(image: np.ndarray, *, most_gain: float = 4.0) -> np.ndarray:
     """A dark-on-light image whose faint regions (a pale frame, an unevenly exposed pair) are
     deepened to the contrast of the page's darkest ones: each pixel's depth below the background
     is scaled by the page's peak depth over the peak depth around it (an eighth of the page),
-    by at most ``most_gain``. Empty background (peak within the noise) is left alone."""
+    by at most ``most_gain``; no connected piece of ink is taken beyond the page's peak by it
+    (a mark drawn at full contrast in a faint frame stays as it is). Peaks are those of ink at
+    least :data:`THICK_INK` px thick: a dark tick mark or hairline beside a faint pair would
+    leave the pair faint. Empty background (peak within the noise) is left alone."""
     from napari_karyotype.segmentation.background import background_level
 
     image = np.asarray(image, dtype=np.float32)
@@ -240,7 +248,9 @@ def local_contrast(image: np.ndarray, *, most_gain: float = 4.0) -> np.ndarray:
     depth = np.clip(level - image, 0.0, None)
     h, w = image.shape
     f = max(1, min(h, w) // 200)
-    small = _pool(depth, f, np.max)
+    # What ink keeps over a whole THICK_INK square (an erosion; the max-pool and max filter
+    # below complete the opening): thin marks drop out, chromosomes stay.
+    small = _pool(_erode(depth, THICK_INK), f, np.max)
     top = float(np.percentile(small[small > 0], 99)) if (small > 0).any() else 0.0
     floor = max(8 * noise, 0.04)
     if top <= floor:
@@ -248,7 +258,16 @@ def local_contrast(image: np.ndarray, *, most_gain: float = 4.0) -> np.ndarray:
     peak = ndi.maximum_filter(small, size=max(3, min(small.shape) // 8))
     peak = ndi.uniform_filter(peak, size=max(3, min(small.shape) // 16))
     gain = np.where(peak > floor, np.clip(top / np.maximum(peak, 1e-6), 1.0, most_gain), 1.0)
-    gain = np.repeat(np.repeat(gain, f, axis=0), f, axis=1)[:h, :w]
+    gain = np.repeat(np.repeat(gain.astype(np.float32), f, axis=0), f, axis=1)[:h, :w]
+    # Each piece of ink (connected) at most to the page's peak: its own darkest point counts,
+    # thin or not (a digit and the line stub it touches are as dark as the page's chromosomes).
+    pieces, n = ndi.label(depth > floor, structure=np.ones((3, 3), bool))
+    if n:
+        darkest = np.zeros(n + 1, np.float32)
+        np.maximum.at(darkest, pieces.ravel(), depth.ravel())  # (ndi.maximum: 50 times slower)
+        darkest[0] = 0.0  # the background: no limit but the gain's own
+        most = (np.float32(top) / np.maximum(darkest, 1e-6))[pieces]
+        gain = np.maximum(np.minimum(gain, most), 1.0)
     return np.clip(level - depth * gain, 0.0, 1.0).astype(np.float32)
 
 
@@ -339,6 +358,21 @@ def _grid(mask: np.ndarray) -> np.ndarray:
                 thick = max(3, int(1.6 * _reference(mask)[0]))
             m = lab[sl] == i
             out[sl] |= m & ~_thick(m, thick)
+    return out
+
+
+def _erode(a: np.ndarray, size: int) -> np.ndarray:
+    """The minimum over each ``size`` square (odd; edges repeated): ``ndi.minimum_filter``'s
+    result, by shifted minima along each axis (ten times faster on a float page)."""
+    out = a
+    for axis in (0, 1):
+        src, out = out, out.copy()
+        n = src.shape[axis]
+        for s in range(1, size // 2 + 1):
+            late = (slice(None),) * axis + (slice(s, None),)
+            early = (slice(None),) * axis + (slice(None, n - s),)
+            np.minimum(out[late], src[early], out=out[late])
+            np.minimum(out[early], src[late], out=out[early])
     return out
 
 
