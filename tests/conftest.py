@@ -89,3 +89,19 @@ def pytest_sessionfinish(session, exitstatus):
         os._exit(int(exitstatus))
 
     atexit.register(leave)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """The notifications the widgets show during one test."""
+    import test_widgets_helpers as helpers
+
+    return helpers.capture_notifications(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A saved tiny model file: the user's own model in the Classify widget."""
+    import test_widgets_helpers as helpers
+
+    return helpers.save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")

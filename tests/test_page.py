@@ -222,16 +222,18 @@ def test_erode_is_the_minimum_filter():
             assert np.array_equal(_erode(a, size), ndi.minimum_filter(a, size, mode="nearest"))
 
 
-def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=()):
+def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=(), labelled=False):
     """The karyogram's chromosomes (the first ``keep``) strewn over a page (no rows), at random
     angles or (``angles`` False) upright, beside interphase ``nuclei``: solid, mottled grey
-    ellipses ``(row, column, semi-axis down, semi-axis across)``."""
+    ellipses ``(row, column, semi-axis down, semi-axis across)``. ``labelled``: also return the
+    chromosomes' labels, ``(page, labels)``."""
     from skimage.transform import rotate
 
     rng = np.random.default_rng(seed)
     page = np.full((1400, 1400), 250, np.uint8)
     rr, cc = np.mgrid[: page.shape[0], : page.shape[1]]
     taken = np.zeros(page.shape, bool)
+    labels = np.zeros(page.shape, np.int32)
     for y, x, a, b in nuclei:
         inside = ((rr - y) / a) ** 2 + ((cc - x) / b) ** 2 <= 1
         mottle = ndi.gaussian_filter(rng.normal(0, 25, page.shape), 3)
@@ -251,8 +253,9 @@ def _metaphase(drawn, seed=0, angles=True, keep=46, nuclei=()):
             if not (taken[spot] & ndi.binary_dilation(m, iterations=6)).any():
                 page[spot][m] = crop[m].astype(np.uint8)
                 taken[spot] |= m
+                labels[spot][m] = lab
                 break
-    return page
+    return (page, labels) if labelled else page
 
 
 def test_metaphase_is_named_not_counted(drawn):

@@ -10,12 +10,6 @@ import test_widgets_helpers as helpers
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def notes(monkeypatch):
-    """The notifications the widgets show during one test."""
-    return helpers.capture_notifications(monkeypatch)
-
-
 @pytest.fixture(scope="module")
 def sample():
     from napari_karyotype.samples.synthetic import synthetic_karyogram

@@ -16,18 +16,6 @@ from napari_karyotype.cell.features import COLUMNS, summarize
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def notes(monkeypatch):
-    """The notifications the widgets show during one test."""
-    return helpers.capture_notifications(monkeypatch)
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """A saved tiny model file: the user's own model in the Classify widget."""
-    return helpers.save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
-
-
 def _table(layer) -> pd.DataFrame:
     return layer.features.drop(columns=["index"])
 

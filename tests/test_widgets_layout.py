@@ -12,11 +12,6 @@ import test_widgets_helpers as helpers
 pytestmark = [pytest.mark.gui, pytest.mark.data]
 
 
-@pytest.fixture
-def notes(monkeypatch):
-    return helpers.capture_notifications(monkeypatch)
-
-
 def test_both_flags_a_swapped_pair(make_napari_viewer, qtbot, notes, cells, bundled_classifier):
     from napari_karyotype._widgets import ClassifyWidget
     from napari_karyotype.samples.compose import compose_karyogram

@@ -20,41 +20,12 @@ ISCN = re.compile(r"\b\d\d,X")
 """An ISCN karyotype anywhere in a text (``46,XY``, ``47,XX,+21``)."""
 
 
-@pytest.fixture
-def notes(monkeypatch):
-    return helpers.capture_notifications(monkeypatch)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A model file the user picks: classes arbitrary, enough to read a summary."""
-    return helpers.save_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
-
-
 def _strewn(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A raw metaphase drawn here: the 46 chromosomes of the drawn karyogram strewn at random
     angles over a page (no rows); ``(uint8 page, their labels)``."""
-    from skimage.transform import rotate
+    from test_page import _metaphase
 
-    drawn = synthetic_karyogram(seed=1)
-    rng = np.random.default_rng(seed)
-    page = np.full((1400, 1400), 250, np.uint8)
-    labels = np.zeros(page.shape, np.int32)
-    for lab, sl in enumerate(ndi.find_objects(drawn.labels), 1):
-        m = np.pad(drawn.labels[sl] == lab, 20)
-        crop = np.where(m, np.pad(drawn.image[sl].astype(float), 20, constant_values=250), 250.0)
-        angle = rng.uniform(0, 180)
-        m = rotate(m.astype(float), angle, resize=True, order=0) > 0.5
-        crop = rotate(crop, angle, resize=True, order=1, cval=250)
-        for _ in range(200):
-            y = int(rng.integers(0, page.shape[0] - m.shape[0]))
-            x = int(rng.integers(0, page.shape[1] - m.shape[1]))
-            spot = (slice(y, y + m.shape[0]), slice(x, x + m.shape[1]))
-            if not (labels[spot] > 0)[ndi.binary_dilation(m, iterations=6)].any():
-                page[spot][m] = crop[m].astype(np.uint8)
-                labels[spot][m] = lab
-                break
-    return page, labels
+    return _metaphase(synthetic_karyogram(seed=1), seed, labelled=True)
 
 
 def _shared_metaphase() -> tuple[np.ndarray, np.ndarray]:
