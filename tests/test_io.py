@@ -168,3 +168,20 @@ def test_compressed_tiffs_read(tmp_path, compression, rgb):
     assert k.image.shape == src.shape and not k.inverted
     chrom = src < 128
     assert k.image[chrom].mean() < 0.35 and k.image[~chrom].mean() > 0.9
+
+
+def test_faint_page_is_stretched_and_a_well_exposed_one_is_not():
+    """An underexposed page (ink a few grey levels from the background) comes back with the
+    contrast of a well exposed one; a well exposed page and an already stretched one unchanged."""
+    src = _karyogram_like()
+    chrom = src < 128
+    normal = as_karyogram(src).image
+    assert np.allclose(normal, src / 255.0, atol=1e-6)
+    faint = (250 - (250 - src.astype(float)) * 0.15).astype(np.uint8)  # ink 27 levels deep
+    k = as_karyogram(faint)
+    assert not k.inverted
+    assert k.image[~chrom].mean() > 0.9 and k.image[chrom].mean() < 0.35
+    assert np.array_equal(as_karyogram(k.image).image, k.image)
+    dim = (255 - src.astype(float)) * 0.2  # light on black, brightest ink at 0.15 of the range
+    k = as_karyogram(dim.astype(np.uint8))
+    assert k.inverted and k.image[chrom].mean() < 0.35 and k.image[~chrom].mean() > 0.9
