@@ -321,3 +321,13 @@ def test_chromosomes_end_to_end_on_a_metaphase_stay_two(tmp_path):
     labels = tifffile.imread(tmp_path / "out" / "spread_labels.tif")
     ids = [_labels_on(labels, m) for m in (upper, lower)]
     assert all(len(i) == 1 for i in ids) and ids[0] != ids[1] and labels.max() == 10
+
+
+def test_a_grey_field_reaching_across_the_row_is_no_chromosome():
+    """A metaphase photograph's grey field ends inside the row (white margin beyond): the band of
+    field the row holds, far longer than any chromosome, is no label; the chromosomes stay."""
+    img, truth, _ = _row()
+    img[172:, :] = 0.72  # the field's edge: darker than the margin, lighter than the chromosomes
+    labels = _segment(img)
+    assert labels.max() == 10
+    assert set(np.unique(labels[truth > 0])) - {0} == set(range(1, 11))

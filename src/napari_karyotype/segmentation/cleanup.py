@@ -192,6 +192,14 @@ homologs side by side are wider)."""
 LINE_WIDTH = 0.4
 """Objects narrower than this fraction of the cell's chromosome width are lines or strokes."""
 
+TOO_LONG = 8.0
+"""Objects whose box is longer than this many typical chromosome lengths (the cell's median
+area over its median width) are a field's edge, a banner or a background band: chromosome 1 is
+about twice the median length, a tangle of a few in a metaphase a few times. So is an object
+reaching across 90 % of a region's long side (a row's width), if that is at least 3 typical
+lengths (a row's band of grey field or banner): no chromosome spans a row of several. (Across a
+row's short side, its height, the longest chromosome of the row does reach.)"""
+
 MIN_SOLIDITY = 0.45
 """Objects filling less of their convex hull than this are ragged debris or glyphs, not a
 chromosome (a bent chromosome fills about two thirds)."""
@@ -273,12 +281,20 @@ def _along_one_axis(ma: np.ndarray, mb: np.ndarray) -> bool:
 
 def _not_chromosomes(objs: list[np.ndarray], ref_width: float, ref_area: float) -> list:
     """Drop what no chromosome looks like, judged against the cell's chromosome width and
-    area: lines (much narrower and long) and small ragged debris (fills little of its hull).
-    A chromosome that a line or an arrow touches keeps its own pixels (:func:`_off_the_line`)."""
+    area: lines (much narrower and long), small ragged debris (fills little of its hull) and
+    anything far longer than a chromosome (:data:`TOO_LONG`). A chromosome that a line or an
+    arrow touches keeps its own pixels (:func:`_off_the_line`)."""
     out = []
+    typical = ref_area / ref_width
     for o in objs:
         r0, r1, c0, c1 = _box(o)
         m = o[r0:r1, c0:c1]
+        along = int(o.shape[1] >= o.shape[0])  # the region's long side (a row's width)
+        extent = o.shape[along]
+        if max(m.shape) > TOO_LONG * typical or (
+            m.shape[along] >= 0.9 * extent and extent >= 3 * typical
+        ):
+            continue
         if _thin_or_line(m, ref_width):
             m = _off_the_line(m, ref_width, ref_area)
             if m is None or _thin_or_line(m, ref_width):
