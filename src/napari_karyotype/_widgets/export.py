@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,6 @@ def _path_of(edit: FileEdit, what: str) -> Path:
     if not text or text == ".":
         raise KaryotypeError(f"choose a {what} first")
     return Path(text).expanduser()
-
-
-def default_cell_id(name: str) -> str:
-    """A dataset-safe cell id from a layer name (``sample karyogram`` -> ``sample_karyogram``)."""
-    cell = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
-    cell = cell.replace(".K.", "_K_")
-    return cell or "cell"
 
 
 class ExportWidget(ViewerWidget):
@@ -105,13 +97,13 @@ class ExportWidget(ViewerWidget):
     @guarded("Exporting crops")
     def export_crops(self, folder: str | Path | None = None, cell: str | None = None):
         """Write the classified chromosomes as dataset GIFs; returns the written paths."""
-        from napari_karyotype.cell.export import export_crops
+        from napari_karyotype.cell.export import cell_id, export_crops
 
         layer, table = self._table()
         image = layer_image(self.image.value)
         labels = layer_labels(layer, image.shape)
         folder = Path(folder) if folder is not None else _path_of(self.folder, "crops folder")
-        cell = cell or self.cell.value.strip() or default_cell_id(self.image.value.name)
+        cell = cell or self.cell.value.strip() or cell_id(self.image.value.name)
         written = export_crops(
             image,
             labels,

@@ -48,6 +48,14 @@ def read_table_csv(path: str | Path) -> pd.DataFrame:
     return check_features(df)
 
 
+def cell_id(name: str) -> str:
+    """A dataset-safe cell id from a layer or file name (``sample karyogram`` ->
+    ``sample_karyogram``), as :func:`export_crops` accepts it."""
+    cell = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
+    cell = cell.replace(".K.", "_K_")
+    return cell or "cell"
+
+
 def crop_name(cell: str, cls: str, k: int) -> str:
     """The dataset file name of the ``k``-th copy of class ``cls`` in ``cell``."""
     token = {"X": "x", "Y": "y"}.get(cls, cls)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -233,7 +232,7 @@ def write_layout_crops(analysis: Analysis, crops_dir: str | Path, stem: str) -> 
     place in the arranged karyogram gives with confidence: a training set harvested from an
     archive without labelling by hand (``napari-karyotype train --init``). None from a page that
     is not one karyogram or whose layout does not read. Returns the written paths."""
-    from napari_karyotype.cell.export import export_crops
+    from napari_karyotype.cell.export import cell_id, export_crops
     from napari_karyotype.cell.layout import confident_classes
 
     if analysis.warnings:
@@ -244,9 +243,14 @@ def write_layout_crops(analysis: Analysis, crops_dir: str | Path, stem: str) -> 
         table = table.assign(layout=[placed.get(int(lab), "") for lab in table["label"]])
     if not (table["layout"] != "").any():
         return []
-    cell = re.sub(r"[^A-Za-z0-9._-]", "_", stem).replace(".K.", "_K_")
     return export_crops(
-        analysis.image, analysis.labels, table, crops_dir, cell, classes="layout", overwrite=True
+        analysis.image,
+        analysis.labels,
+        table,
+        crops_dir,
+        cell_id(stem),
+        classes="layout",
+        overwrite=True,
     )
 
 
