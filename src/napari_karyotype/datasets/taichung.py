@@ -45,8 +45,6 @@ OVERLAP = 0.02
 SPAN = 0.75
 """The kept mask must span this fraction of its box's longer side (half of it of the other:
 boxes are loose across a chromosome)."""
-INK_P5 = 62.0
-"""Grey of the darkest 5 % of chromosome pixels in the Hu et al. crops (measured)."""
 
 
 @dataclass
@@ -160,30 +158,11 @@ def _box_mask(fg: np.ndarray, boxes: np.ndarray, k: int):
     return ndi.binary_fill_holes(mask), (r0, c0)
 
 
-def _upright(win: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Crop and mask rotated so the mask's major axis is vertical, cut to the mask."""
-    from skimage.measure import regionprops
-    from skimage.transform import rotate
-
-    props = regionprops(mask.astype(np.uint8))[0]
-    # skimage orientation: angle between the row axis and the major axis (radians)
-    angle = -np.degrees(props.orientation)
-    img = np.where(mask, win, 1.0)
-    if abs(angle) > 1.0:
-        img = rotate(img, angle, resize=True, order=1, cval=1.0, mode="constant")
-        mask = rotate(mask.astype(float), angle, resize=True, order=1, cval=0.0) >= 0.5
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    sl = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return img[sl], mask[sl]
-
-
 def cell_chromosomes(
     grey: np.ndarray, boxes: list, image_id: str, file: str, stats: Stats | None = None
 ) -> list[Chromosome]:
     """The chromosomes of one metaphase (grey uint8, dark on light) as Hu et al.-style crops."""
-    from skimage.transform import rescale
-
-    from napari_karyotype.classification.scale import DATASET_STATS
+    from napari_karyotype.classification.upright import cell_canvases
 
     stats = stats if stats is not None else Stats()
     from scipy import ndimage as ndi
@@ -214,34 +193,13 @@ def cell_chromosomes(
         if shared.mean() > OVERLAP:  # crossing or fused chromosomes: both boxes claim them
             stats.reject("overlaps another box's chromosome")
             continue
-        win = grey_f[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
-        pieces.append((k, cls, *_upright(win, mask)))
-    if not pieces:
-        return []
-    ink = np.concatenate([p[2][p[3]] for p in pieces])
-    from skimage.measure import regionprops
-
-    axes = [regionprops(p[3].astype(np.uint8))[0].axis_major_length for p in pieces]
-    bg = float(np.median(grey_f[grey_f >= np.percentile(ink, 95)]))
-    dark = float(np.percentile(ink, 5))
-    gain = (1.0 - INK_P5 / 255.0) / max(bg - dark, 1e-3)
-    factor = float(DATASET_STATS["cell_median_axis"]) / max(float(np.median(axes)), 1.0)
+        pieces.append((k, cls, mask, r0, c0))
+    canvases = cell_canvases(grey_f, [(m, r0, c0) for _k, _c, m, r0, c0 in pieces])
     out = []
-    for k, cls, img, mask in pieces:
-        img = 1.0 - np.clip((bg - img) * gain, 0.0, 1.0)
-        h, w = mask.shape
-        f = min(factor, (CANVAS_SHAPE[0] - 2) / h, (CANVAS_SHAPE[1] - 2) / w)
-        if abs(f - 1.0) > 1e-3:
-            img = rescale(img, f, order=1, anti_aliasing=f < 1, mode="edge")
-            mask = rescale(mask.astype(np.float32), f, order=1, anti_aliasing=f < 1) >= 0.5
-        if not mask.any():
+    for (k, cls, *_rest), canvas in zip(pieces, canvases, strict=True):
+        if canvas is None:
             stats.reject("vanished when scaled")
             continue
-        crop = np.where(mask, np.minimum(np.round(img * 255), 244), 255).astype(np.uint8)
-        canvas = np.full(CANVAS_SHAPE, 255, np.uint8)
-        h, w = crop.shape
-        top, left = (CANVAS_SHAPE[0] - h) // 2, (CANVAS_SHAPE[1] - w) // 2
-        canvas[top : top + h, left : left + w] = crop
         out.append(Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=SOURCE))
     return out
 

@@ -1,7 +1,8 @@
 """Training targets for the metaphase segmenter, from boxes (the only truth a VOC set gives).
 
-Each annotated spread is read as the plugin reads any spread (:func:`~.segmentation.spread.read_spread`:
-its own background, contrast and chromosome width), then:
+Each annotated spread is read as the plugin reads any spread
+(:func:`~.segmentation.spread.read_spread`: its own background, contrast and chromosome width),
+then:
 
 * **chromosome pixels** (``fg``): the ink darker than the cell's Otsu level (taken over its boxes
   and their surroundings) in dark components that lie mostly (:data:`INSIDE`) inside the union of
@@ -67,7 +68,8 @@ def draw_centres(shape: tuple[int, int], boxes: np.ndarray, sigma: float = SIGMA
         cy, cx = int((r0 + r1) / 2), int((c0 + c1) / 2)
         if not (0 <= cy < h and 0 <= cx < w):
             continue
-        y0, y1, x0, x1 = max(cy - rad, 0), min(cy + rad + 1, h), max(cx - rad, 0), min(cx + rad + 1, w)
+        y0, y1 = max(cy - rad, 0), min(cy + rad + 1, h)
+        x0, x1 = max(cx - rad, 0), min(cx + rad + 1, w)
         part = blob[y0 - cy + rad : y1 - cy + rad, x0 - cx + rad : x1 - cx + rad]
         heat[y0:y1, x0:x1] = np.maximum(heat[y0:y1, x0:x1], part)
         s0, s1, t0, t1 = max(cy - 1, 0), min(cy + 2, h), max(cx - 1, 0), min(cx + 2, w)
