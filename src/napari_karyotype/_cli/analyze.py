@@ -11,8 +11,9 @@ from napari_karyotype import CLASS_SOURCES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="karyogram images, or folders of them"
-    )
+        "inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
+        help="karyogram or metaphase images, or folders of them",
+    )  # fmt: skip
     parser.add_argument(
         "--out", required=True, type=Path, metavar="DIR",
         help="output folder: <stem>_labels.tif, <stem>.csv, <stem>_karyogram.png, summary.csv",
@@ -34,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (default): each chromosome's place in the arranged karyogram where it reads "
         "clearly, the CNN elsewhere and on metaphases; cnn; layout; or both: CNN classes, those "
         "the layout contradicts flagged for review",
+    )  # fmt: skip
+    parser.add_argument(
+        "--page", choices=("auto", "karyogram", "metaphase"), default="auto",
+        help="auto (default): read whether each page is an arranged karyogram (rows and "
+        "contours) or a raw metaphase (the learned segmenter); or force one path for all",
     )  # fmt: skip
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -78,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
         summary, failures = analyze_files(
             args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
-            classes=args.classes, workers=workers, scheduler=args.scheduler, resume=args.resume,
-            crops=args.crops,
+            classes=args.classes, page=args.page, workers=workers, scheduler=args.scheduler,
+            resume=args.resume, crops=args.crops,
         )  # fmt: skip
     finally:
         batch.end_children()  # those no run took (an error)

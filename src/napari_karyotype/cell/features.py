@@ -31,12 +31,29 @@ COLUMNS = (
     "centroid",
     "layout",
     "disagrees",
+    "kind",
+    "bbox-0",
+    "bbox-1",
+    "bbox-2",
+    "bbox-3",
 )
 """The features columns, in order."""
 
-OPTIONAL_COLUMNS = {"layout": "", "disagrees": False}
+BOX_COLUMNS = ("bbox-0", "bbox-1", "bbox-2", "bbox-3")
+"""The chromosome's **whole** box: min row, min col, max row, max col (end-exclusive), image
+pixels. On a metaphase a crossing chromosome's box holds all of it, also the pixels the label
+image gives to the other one."""
+
+OPTIONAL_COLUMNS = {
+    "layout": "",
+    "disagrees": False,
+    "kind": "chromosome",
+    **{c: -1 for c in BOX_COLUMNS},
+}
 """Columns a table may lack (older CSVs): ``layout`` is the class the arrangement gives ("" when
-not read or unsure, see :mod:`.layout`), ``disagrees`` marks a CNN class that differs from it."""
+not read or unsure, see :mod:`.layout`), ``disagrees`` marks a CNN class that differs from it,
+``kind`` is ``chromosome`` (or, in a metaphase's CSV, ``nucleus``/``debris``: left out, never
+counted), the ``bbox-*`` columns the whole box (-1: not measured)."""
 
 _DTYPES = {
     "label": "int64",
@@ -51,6 +68,8 @@ _DTYPES = {
     "centroid": object,
     "layout": object,
     "disagrees": "bool",
+    "kind": object,
+    **{c: "int64" for c in BOX_COLUMNS},
 }
 
 Progress = Callable[[int, int, str], None]
@@ -134,6 +153,18 @@ def label_geometry(labels: np.ndarray, ids=None, known: pd.DataFrame | None = No
     return pd.DataFrame(out, columns=["label", "area", "length", "centroid"])
 
 
+def label_boxes(labels: np.ndarray, ids) -> np.ndarray:
+    """``(n, 4)`` end-exclusive boxes (min row, min col, max row, max col) of the labels ``ids``
+    (-1 for an id not in the image)."""
+    slices = ndi.find_objects(_check_labels(labels))
+    out = np.full((len(ids), 4), -1, np.int64)
+    for i, lab in enumerate(ids):
+        sl = slices[int(lab) - 1] if 0 < int(lab) <= len(slices) else None
+        if sl is not None:
+            out[i] = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+    return out
+
+
 def _check_labels(labels) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 2:
@@ -164,6 +195,8 @@ def empty_features(n: int = 0) -> pd.DataFrame:
             "centroid": [""] * n,
             "layout": [""] * n,
             "disagrees": np.zeros(n, bool),
+            "kind": ["chromosome"] * n,
+            **{c: np.full(n, -1, np.int64) for c in BOX_COLUMNS},
         }
     )
     return _typed(df)
@@ -297,6 +330,7 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     from napari_karyotype.cell import assign as _assign
 
     df = check_features(features)
+    df = df[df["kind"] == "chromosome"]
     classes = [c for c in df["assigned"] if c]
     partial = len(df) < FEWEST
     if partial:
@@ -340,9 +374,10 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree)
 
 
-NO_KARYOTYPE = ("page:", "partial cell:")
+NO_KARYOTYPE = ("page:", "partial cell:", "spread:")
 """Flags that say why a cell has no karyotype: a page that is not one karyogram
-(``page.clean_page``'s warnings) or too few chromosomes (:func:`summarize`)."""
+(``page.clean_page``'s warnings), too few chromosomes (:func:`summarize`) or a metaphase whose
+cell is not complete (``cell.complete``)."""
 
 
 def on_page(summary: CellSummary, warnings) -> CellSummary:
@@ -377,6 +412,7 @@ def classify_cell(
     verified: pd.DataFrame | Mapping | None = None,
     progress: Progress | None = None,
     placed: Mapping[int, str] | None = None,
+    objects: list | None = None,
 ) -> tuple[pd.DataFrame, CellSummary]:
     """Classify every label of one cell and assign classes over the whole cell.
 
@@ -389,6 +425,10 @@ def classify_cell(
     the arrangement gives (:func:`.layout.confident_classes`; ``classes="auto"``): those labels
     take that class (the ``layout`` column) and the assignment fits the CNN's classes of the
     others around them; None or empty (a metaphase) leaves the CNN's classes.
+    ``objects``: a metaphase's chromosomes (``segmentation.objects.SpreadObject``, by label):
+    each is classified from its own whole mask stood upright (:mod:`~.classification.upright`),
+    and its whole box goes in the ``bbox-*`` columns; without them each label's pixels are
+    classified as they stand (a karyogram) and the box is the label's.
     """
     from napari_karyotype.cell import assign as _assign
     from napari_karyotype.classification import scale as _scale
@@ -410,13 +450,30 @@ def classify_cell(
     features = empty_features(len(ids))
     features["label"] = ids
     features[["area", "length", "centroid"]] = geometry[["area", "length", "centroid"]].to_numpy()
+    by_label = {int(o.label): o for o in objects or ()}
+    features[list(BOX_COLUMNS)] = [
+        by_label[int(lab)].box if int(lab) in by_label else tuple(box)
+        for lab, box in zip(ids, label_boxes(labels, ids), strict=True)
+    ]
     features = _typed(features)
     if len(ids) == 0:
         step("done")
         return features, summarize(features, scale)
     fixed = {lab: cls for lab, cls in fixed.items() if lab in set(ids.tolist())}
     step("classifying")
-    if scale is None:
+    if by_label:
+        from napari_karyotype.classification.upright import classify_upright
+        from napari_karyotype.segmentation.objects import object_of_label
+
+        index = {int(lab): i for i, lab in enumerate(ids)}
+        scale, probs = classify_upright(
+            image,
+            [by_label.get(int(lab)) or object_of_label(labels, int(lab)) for lab in ids],
+            clf,
+            scale,
+            fixed={index[lab]: cls for lab, cls in fixed.items()},
+        )
+    elif scale is None:
         index = {int(lab): i for i, lab in enumerate(ids)}
         scale, probs = _scale.cell_scale_and_probs(
             _scale.axis_lengths(labels, ids),
@@ -496,6 +553,24 @@ def _stepper(progress: Progress | None, total: int):
 
 
 # ------------------------------------------------------------------------------- user edits
+def with_left_out(features: pd.DataFrame, objects) -> pd.DataFrame:
+    """The table with a row for each nucleus and debris of a metaphase (``objects``:
+    ``segmentation.objects.SpreadObject``): ``kind``, whole box, area, no class. They have no
+    label in the label image and :func:`summarize` never counts them."""
+    left = [o for o in objects or () if o.kind != "chromosome"]
+    if not left:
+        return features
+    extra = empty_features(len(left))
+    extra["label"] = [int(o.label) for o in left]
+    extra["kind"] = [o.kind for o in left]
+    extra["area"] = [o.area for o in left]
+    extra[list(BOX_COLUMNS)] = [tuple(o.box) for o in left]
+    extra["centroid"] = [
+        "{:.1f},{:.1f}".format(*(np.argwhere(o.mask).mean(0) + o.box[:2])) for o in left
+    ]
+    return _typed(pd.concat([check_features(features), extra], ignore_index=True))
+
+
 def relabel(features: pd.DataFrame, label: int, cls: str | None) -> pd.DataFrame:
     """A new table with ``label`` set to class ``cls`` and marked verified.
 

@@ -27,14 +27,24 @@ def _class_of(row) -> str:
     return row.assigned or row.chromosome or ""
 
 
-def _crops(image: np.ndarray, labels: np.ndarray, features: pd.DataFrame):
-    """``{label: uint8 crop, white outside its mask}`` for the labels of the table."""
+def _crops(image: np.ndarray, labels: np.ndarray, features: pd.DataFrame, objects=None):
+    """``{label: uint8 crop, white outside its mask}`` for the labels of the table; a label
+    with an object (a metaphase's chromosome) shows its whole mask, stood upright."""
     from napari_karyotype.classification.canvas import as_unit_float
+    from napari_karyotype.classification.upright import upright
 
-    grey = np.round(as_unit_float(image) * 255).astype(np.uint8)
+    unit = as_unit_float(image)
+    grey = np.round(unit * 255).astype(np.uint8)
     slices = ndi.find_objects(labels)
+    by_label = {int(o.label): o for o in objects or ()}
     out = {}
     for lab in features["label"].astype(int):
+        obj = by_label.get(lab)
+        if obj is not None and obj.mask.any():
+            r0, c0, r1, c1 = obj.box
+            crop, _mask, _angle = upright(unit[r0:r1, c0:c1], obj.mask)
+            out[lab] = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
+            continue
         sl = slices[lab - 1] if 0 < lab <= len(slices) else None
         if sl is None:
             continue
@@ -44,9 +54,17 @@ def _crops(image: np.ndarray, labels: np.ndarray, features: pd.DataFrame):
 
 
 def arrange_karyogram(
-    image: np.ndarray, labels: np.ndarray, features: pd.DataFrame, *, names: bool = True
+    image: np.ndarray,
+    labels: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    names: bool = True,
+    objects=None,
 ) -> np.ndarray:
     """The cell's chromosomes in standard rows, dark on white, as a 2-D uint8 image.
+
+    ``objects``: a metaphase's chromosomes (``segmentation.objects.SpreadObject``): each is
+    shown whole (also the pixels a crossing gives the other label) and stood upright.
 
     ``features``: the table of :mod:`~.cell.features`; the class shown is ``assigned``
     (``chromosome`` where not assigned). Copies of a class are ordered by confidence, so the two
@@ -59,7 +77,7 @@ def arrange_karyogram(
     if labels.shape != np.asarray(image).shape[:2]:
         raise KaryotypeError("image and labels differ in size")
     df = check_features(features)
-    crops = _crops(image, labels, df)
+    crops = _crops(image, labels, df, objects)
     groups: dict[str, list[tuple[float, int]]] = {}
     for row in df.itertuples(index=False):
         if int(row.label) not in crops:

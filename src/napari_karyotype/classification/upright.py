@@ -91,3 +91,34 @@ def cell_canvases(
         canvas[top : top + h, left : left + w] = crop
         out.append(canvas)
     return out
+
+
+def classify_upright(image, objects, clf, scale=None, fixed=None):
+    """``(scale, probs (n, 24))`` of a metaphase's chromosomes, each from its own whole mask
+    stood upright (``objects``: ``segmentation.objects.SpreadObject``, one per row), at the
+    cell's own size scale (``scale.cell_scale_and_probs``, as ``evaluate`` scores it) unless
+    ``scale`` is given."""
+    from napari_karyotype.classification import scale as _scale
+    from napari_karyotype.classification.canvas import dataset_canvas
+
+    pieces = []
+    for i, obj in enumerate(objects):
+        if obj is None:
+            raise ValueError(f"row {i}: no mask")
+        pieces.append((obj.mask, obj.box[0], obj.box[1]))
+    grey = np.asarray(image, np.float32)
+    if grey.ndim == 3:
+        grey = grey.mean(axis=2)
+    canvases = [
+        c if c is not None else np.full(CANVAS_SHAPE, 255, np.uint8)
+        for c in cell_canvases(grey, pieces)
+    ]
+
+    def predict(s: float) -> np.ndarray:
+        return clf.predict_proba(np.stack([dataset_canvas(c, s) for c in canvases]))
+
+    if scale is not None:
+        return float(scale), predict(scale)
+    axes = np.array([_scale.crop_axis(c) for c in canvases])
+    return _scale.cell_scale_and_probs(axes, clf.size_stats, predict, fixed=fixed or {},
+                                       tolerance=0.0)  # fmt: skip

@@ -28,6 +28,9 @@ from napari_karyotype.pipeline.inputs import OUTPUT_SUFFIXES as OUTPUT_SUFFIXES
 DONE_SUFFIX = "_done.json"
 """Per-image completion marker: the image's summary row, written after its outputs."""
 
+PAGE_KINDS = ("auto", "karyogram", "metaphase")
+"""``analyze --page``: read the kind of each page, or force one path."""
+
 SUMMARY_COLUMNS = (
     "file",
     "count",
@@ -63,6 +66,12 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     """One line per reason the page is not one karyogram (``page.clean_page``); also in
     ``summary.flags``."""
+    kind: str = "karyogram"
+    """The path the page took: ``karyogram`` (rows and contours) or ``metaphase`` (the learned
+    segmenter)."""
+    objects: list = field(default_factory=list)
+    """A metaphase's objects (``segmentation.objects.SpreadObject``): every chromosome whole
+    (crossing ones overlap), the nuclei and debris left out; empty for a karyogram."""
 
 
 def _as_karyogram(image):
@@ -104,6 +113,8 @@ def analyze_image(
     segment_options: dict | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     classes: str = "auto",
+    page: str = "auto",
+    segmenter=None,
 ) -> Analysis:
     """Rows, active contours, CNN and per-cell assignment on one karyogram.
 
@@ -114,6 +125,11 @@ def analyze_image(
     ``classes``: ``"auto"`` (the layout where it reads confidently, else the CNN),
     ``"cnn"``, ``"layout"`` or ``"both"`` (:data:`napari_karyotype.CLASS_SOURCES`); with
     ``layout`` or ``both`` an unreadable layout keeps the CNN's classes and says so in the flags.
+    ``page``: ``auto`` reads whether the page is an arranged karyogram or a raw metaphase
+    (``page.clean_page``), ``karyogram`` or ``metaphase`` forces the path. A metaphase is cut
+    into chromosomes by the learned segmenter (``segmenter``: loaded, a path, or None for the
+    bundled one; ``segmentation.spread_model``), each classified whole and upright, and its
+    karyotype is claimed only for a complete cell (``cell.complete``).
     """
     from napari_karyotype.cell import features as _features
     from napari_karyotype.cell.karyogram import arrange_karyogram
@@ -131,26 +147,49 @@ def analyze_image(
     step(0, "finding rows")
     # Page furniture (numbers, lines, frames, text, marks) out before rows and contours; the
     # CNN and the karyogram still see the image as it is.
-    page = clean_page(img, k.chroma)
-    shapes = resolve_rows(rows, page.image, clean=False)
-    t1 = time.perf_counter()
-    seconds["rows"] = t1 - t0
-    step(1, "segmenting")
-    options = {"arranged": page.arranged, **(segment_options or {})}
-    labels = np.asarray(_segment.segment(page.image, shapes, **options), np.int32)
+    if page not in PAGE_KINDS:
+        raise KaryotypeError(f"page: expected one of {', '.join(PAGE_KINDS)}, got {page!r}")
+    cleaned = clean_page(img, k.chroma)
+    kind = page if page != "auto" else ("karyogram" if cleaned.arranged else "metaphase")
+    objects, warnings = [], cleaned.warnings
+    if kind == "metaphase":
+        from napari_karyotype.segmentation.objects import paint
+
+        step(1, "segmenting the metaphase")
+        t1 = time.perf_counter()
+        seconds["rows"] = t1 - t0
+        shapes, objects = [], find_spread_objects(img, segmenter)
+        labels = paint(objects, img.shape).labels
+        warnings = []
+    else:
+        shapes = resolve_rows(rows, cleaned.image, clean=False)
+        t1 = time.perf_counter()
+        seconds["rows"] = t1 - t0
+        step(1, "segmenting")
+        options = {"arranged": cleaned.arranged, **(segment_options or {})}
+        labels = np.asarray(_segment.segment(cleaned.image, shapes, **options), np.int32)
     t2 = time.perf_counter()
     seconds["segment"] = t2 - t1
     if not labels.any():
-        raise KaryotypeError("no chromosomes found inside the rows")
+        raise KaryotypeError(
+            "no chromosomes found in the metaphase" if kind == "metaphase"
+            else "no chromosomes found inside the rows"
+        )  # fmt: skip
     step(2, "classifying")
     placed = None
-    if classes == "auto":
+    if classes == "auto" and kind == "karyogram":
         from napari_karyotype.cell.layout import confident_classes
 
         placed = confident_classes(labels)
+    chromosomes = [o for o in objects if o.kind == "chromosome"]
     table, summary = _features.classify_cell(
-        img, labels, classifier=classifier, scale=scale, assign=assign, placed=placed
-    )
+        img, labels, classifier=classifier, scale=scale, assign=assign, placed=placed,
+        objects=chromosomes or None,
+    )  # fmt: skip
+    if kind == "metaphase":
+        from napari_karyotype.cell.complete import completeness
+
+        warnings = completeness(objects, summary.count)
     if classes not in ("cnn", "auto"):
         from napari_karyotype.cell.layout import apply_layout
 
@@ -160,15 +199,28 @@ def analyze_image(
             summary.flags.append(f"{read.message}: CNN classes kept")
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
-    summary = _features.on_page(summary, page.warnings)  # not one karyogram: no karyotype
+    summary = _features.on_page(summary, warnings)  # not one whole karyotype: none claimed
     step(3, "arranging the karyogram")
-    arranged = arrange_karyogram(img, labels, table)
+    arranged = arrange_karyogram(img, labels, table, objects=chromosomes)
     seconds["karyogram"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     step(4, "done")
     return Analysis(
-        img, shapes, labels, table, summary, arranged, inverted, source, seconds, page.warnings
-    )
+        img, shapes, labels, table, summary, arranged, inverted, source, seconds, warnings,
+        kind, objects,
+    )  # fmt: skip
+
+
+def find_spread_objects(image: np.ndarray, segmenter=None) -> list:
+    """The chromosomes (whole), nuclei and debris of a raw metaphase (dark-on-light float
+    image), by the learned segmenter (loaded, a path, or None for the bundled one)."""
+    from napari_karyotype.segmentation import spread_model
+    from napari_karyotype.segmentation.spread import read_spread
+
+    seg = segmenter
+    if seg is None or isinstance(seg, (str, Path)):
+        seg = spread_model.load_segmenter(seg)
+    return spread_model.find_objects(read_spread(image), seg, image)
 
 
 def output_paths(out_dir: str | Path, stem: str) -> dict[str, Path]:
@@ -209,6 +261,7 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[st
     import tifffile
 
     from napari_karyotype.cell.export import write_table_csv
+    from napari_karyotype.cell.features import with_left_out
     from napari_karyotype.cell.karyogram import save_karyogram
 
     out_dir = Path(out_dir)
@@ -221,7 +274,7 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[st
     with _atomic(paths["labels"]) as tmp:
         tifffile.imwrite(tmp, analysis.labels.astype(np.int32), compression="zlib")
     with _atomic(paths["table"]) as tmp:
-        write_table_csv(tmp, analysis.features)
+        write_table_csv(tmp, with_left_out(analysis.features, analysis.objects))
     with _atomic(paths["karyogram"]) as tmp:
         save_karyogram(tmp, analysis.karyogram)
     return paths
@@ -297,6 +350,7 @@ def analyze_one(
     classes: str = "auto",
     classifier=None,
     crops: str | Path | None = None,
+    page: str = "auto",
 ) -> dict:
     """Analyse one file and write its outputs and completion marker; returns its summary row.
     ``crops``: also write the training crops of its layout-read chromosomes there
@@ -308,7 +362,7 @@ def analyze_one(
     t0 = time.perf_counter()
     try:
         result = analyze_image(
-            path, rows=rows, classifier=classifier, assign=assign, classes=classes
+            path, rows=rows, classifier=classifier, assign=assign, classes=classes, page=page
         )
         write_outputs(result, out_dir, stem)
         if crops is not None:

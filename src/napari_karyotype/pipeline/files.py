@@ -68,12 +68,14 @@ def analyze_files(
     scheduler: str | None = None,
     resume: bool = False,
     crops: str | Path | None = None,
+    page: str = "auto",
 ) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
     """Analyse every karyogram in ``inputs`` (files or folders), writing the outputs to ``out_dir``.
 
     ``workers`` > 1 runs that many local processes (``pipeline.batch``), ``scheduler`` the address
     of a Dask cluster (``pipeline.cluster``); each loads the model once (``classifier``'s file, else
-    ``model``, else the bundled one). ``classes`` as in :func:`analyze_image`. ``resume`` skips
+    ``model``, else the bundled one). ``classes`` and ``page`` as in :func:`analyze_image`
+    (a mixed folder: each page takes its own path). ``resume`` skips
     images whose outputs are complete. ``crops``: a folder for the training crops of each
     image's layout-read chromosomes (``analyze.write_layout_crops``). A file
     that fails is reported in one line on ``log`` (default stderr) and skipped; the progress counts
@@ -109,7 +111,7 @@ def analyze_files(
         print(f"resuming: {done} of {total} images already analysed, skipped", file=log)
     if classifier is not None and model is None:
         model = classifier.path
-    options = {"rows": rows, "assign": assign, "classes": classes}  # analyze_one's, per image
+    options = {"rows": rows, "assign": assign, "classes": classes, "page": page}  # per image
     if crops is not None:
         options["crops"] = str(Path(crops).resolve())
     if not todo:

@@ -50,3 +50,31 @@ def match_labels(truth: np.ndarray, pred: np.ndarray, iou: float = 0.5) -> tuple
     recall = matched / t_ids.size
     f1 = 0.0 if matched == 0 else 2 * precision * recall / (precision + recall)
     return float(f1), float(m.max(axis=1).mean())
+
+
+def box_iou(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """IoU of every true box with every predicted box; boxes ``(r0, c0, r1, c1)``."""
+    t = np.asarray(truth, float).reshape(-1, 4)[:, None]
+    p = np.asarray(pred, float).reshape(-1, 4)[None]
+    ih = np.clip(np.minimum(t[..., 2], p[..., 2]) - np.maximum(t[..., 0], p[..., 0]), 0, None)
+    iw = np.clip(np.minimum(t[..., 3], p[..., 3]) - np.maximum(t[..., 1], p[..., 1]), 0, None)
+    inter = ih * iw
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / np.maximum(area(t) + area(p) - inter, 1e-9)
+
+
+def match_boxes(truth: np.ndarray, pred: np.ndarray, iou: float = 0.5) -> list[tuple[int, int]]:
+    """One-to-one ``(truth index, pred index)`` pairs with box IoU >= ``iou``, greedy by IoU."""
+    m = box_iou(truth, pred)
+    if m.size == 0:
+        return []
+    pairs, used_t, used_p = [], set(), set()
+    for a, b in np.dstack(np.unravel_index(np.argsort(-m, axis=None), m.shape))[0]:
+        if m[a, b] < iou:
+            break
+        if a in used_t or b in used_p:
+            continue
+        used_t.add(int(a))
+        used_p.add(int(b))
+        pairs.append((int(a), int(b)))
+    return pairs

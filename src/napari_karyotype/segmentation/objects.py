@@ -95,3 +95,10 @@ def paint(objects: list[SpreadObject], shape: tuple[int, int]) -> Painted:
         labels[gr[take], gc[take]] = obj.label
         owner_dist[gr[take], gc[take]] = d[take]
     return Painted(labels, shared)
+
+
+def object_of_label(labels: np.ndarray, label: int) -> SpreadObject:
+    """A chromosome object of one label's pixels (a label drawn or changed by hand)."""
+    box = tight_box(labels == label) or (0, 0, 0, 0)
+    r0, c0, r1, c1 = box
+    return SpreadObject(int(label), "chromosome", box, labels[r0:r1, c0:c1] == label)

@@ -1,0 +1,45 @@
+"""Is a metaphase's cell complete enough to claim its karyotype?
+
+A karyogram someone arranged shows every chromosome once. A metaphase segmented by the model may
+not: a chromosome missed, two touching ones read as one, a cluster not taken apart, a piece of
+debris taken for a small chromosome. Each changes the count, and a count that is wrong reads as a
+numerical abnormality (``45,XX,-21``) that the cell does not have. So the ISCN is claimed only
+when nothing stands in the way (:func:`completeness`); otherwise one line says what does, as
+"spread: 2 clusters unresolved, 1 chromosome in doubt, 44 chromosomes: no karyotype".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COUNT_RANGE = (44, 48)
+"""Counts one cell plausibly has (monosomies and trisomies included); outside it, the spread
+is not one whole cell, or not segmented right."""
+
+DOUBT = 0.45
+"""A chromosome the segmenter found with less confidence than this is in doubt: it may be
+debris, a piece of another, or a second copy of one found twice."""
+
+CLUSTER = 2.6
+"""A chromosome object this many times the cell's median area or more is a cluster of several
+that were not taken apart."""
+
+
+def completeness(objects, count: int) -> list[str]:
+    """What stands in the way of claiming a karyotype on a spread's chromosomes ``objects``
+    (``segmentation.objects.SpreadObject``) counted ``count``; empty when nothing does."""
+    chrom = [o for o in objects if o.kind == "chromosome"]
+    areas = np.array([o.area for o in chrom], float)
+    median = float(np.median(areas)) if areas.size else 0.0
+    clusters = int(np.sum(areas >= CLUSTER * median)) if median else 0
+    doubtful = sum(o.score < DOUBT for o in chrom)
+    reasons = []
+    if clusters:
+        reasons.append(f"{clusters} cluster{'s' if clusters > 1 else ''} unresolved")
+    if doubtful:
+        reasons.append(f"{doubtful} chromosome{'s' if doubtful > 1 else ''} in doubt")
+    lo, hi = COUNT_RANGE
+    if reasons or not lo <= count <= hi:
+        reasons.append(f"{count} chromosome{'s' if count != 1 else ''}")
+        return [f"spread: {', '.join(reasons)}: no karyotype"]
+    return []

@@ -1,0 +1,233 @@
+"""The learned metaphase segmenter: load it, run it on a spread, read its maps into objects.
+
+The network (trained by ``training.spread_fit`` on labelled metaphases) gives, in the segmenter's
+frame (:mod:`.spread`), the chance of each pixel being chromosome (not nucleus or debris), a
+heatmap of chromosome centres and each chromosome's box size. :func:`find_objects` reads them:
+
+1. **chromosomes** are the heatmap's peaks over :data:`PEAK`, each with its box (centre and
+   size); a box that mostly repeats a stronger one is dropped (:data:`SAME_BOX`);
+2. the chromosome pixels (chance over one half, at the image's own resolution) are shared out
+   among them by a watershed from each centre's nearest chromosome pixel, each kept inside its
+   own box grown by a little: touching chromosomes are cut where the two meet;
+3. two chromosomes whose boxes cross and whose pixels meet, each shorter than its box says, are
+   a **crossing**: each takes the pixels of the other that lie inside its own box along its axis,
+   so both are whole and the shared pixels are recorded (:func:`.objects.paint`);
+4. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
+   chromosome widths thick or more) or **debris**, never counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from napari_karyotype.errors import KaryotypeError
+from napari_karyotype.segmentation.objects import SpreadObject, crop_to_mask
+from napari_karyotype.segmentation.spread import Spread
+
+PEAK = 0.3
+"""A centre heatmap peak this high or more is a chromosome."""
+
+SAME_BOX = 0.7
+"""A box whose intersection with a stronger box covers this share of the smaller is the same
+chromosome found twice."""
+
+GROW = 0.15
+"""Each chromosome may take pixels this share of its box's size beyond the box."""
+
+MODEL_NAME = "spread_segmenter.keras"
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+
+
+def bundled_segmenter() -> Path:
+    """The bundled segmenter's path."""
+    from importlib.resources import files
+
+    return Path(str(files("napari_karyotype.models").joinpath(MODEL_NAME)))
+
+
+class Segmenter:
+    """A loaded segmenter: ``maps(ink)`` -> ``(chromosome, centre, log_size (h, w, 2))``."""
+
+    def __init__(self, model, path: Path):
+        self.model = model
+        self.path = path
+
+    def maps(self, ink: np.ndarray):
+        from napari_karyotype.classification import inference
+
+        h, w = ink.shape
+        ph, pw = (-h) % 16, (-w) % 16
+        x = np.pad(ink, ((0, ph), (0, pw)))[None, ..., None].astype(np.float32)
+        out = inference.run(lambda: np.asarray(self.model(x, training=False)))[0, :h, :w]
+        sig = 1.0 / (1.0 + np.exp(-out[..., :2]))
+        return sig[..., 0], sig[..., 1], out[..., 2:4]
+
+
+def load_segmenter(path: str | Path | None = None) -> Segmenter:
+    """The segmenter at ``path`` (the bundled one when None), loaded once per process."""
+    p = Path(path) if path is not None else bundled_segmenter()
+    if not p.is_file():
+        raise KaryotypeError(f"{p}: no such segmenter model")
+    with _LOCK:
+        if p not in _CACHE:
+            from napari_karyotype.classification import inference
+            from napari_karyotype.classification.backend import import_keras
+
+            def load():
+                keras = import_keras()
+                try:
+                    return keras.models.load_model(p, compile=False)
+                except Exception as err:  # noqa: BLE001 - any load failure is one line
+                    raise KaryotypeError(f"{p}: not a segmenter model ({err})") from None
+
+            _CACHE[p] = Segmenter(inference.run(load), p)
+        return _CACHE[p]
+
+
+def peaks(centre: np.ndarray, level: float = PEAK) -> np.ndarray:
+    """``(n, 3)`` rows ``(row, col, height)`` of the heatmap's local maxima over ``level``,
+    highest first."""
+    from scipy import ndimage as ndi
+
+    top = (centre == ndi.maximum_filter(centre, 3)) & (centre >= level)
+    rr, cc = np.nonzero(top)
+    order = np.argsort(-centre[rr, cc])
+    return np.stack([rr[order], cc[order], centre[rr[order], cc[order]]], 1)
+
+
+def _overlap_of_smaller(a, b) -> float:
+    r0, c0 = max(a[0], b[0]), max(a[1], b[1])
+    r1, c1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(r1 - r0, 0) * max(c1 - c0, 0)
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return inter / max(small, 1e-6)
+
+
+def boxes_from_maps(centre: np.ndarray, log_size: np.ndarray, level: float = PEAK):
+    """``[(score, (r, c), (r0, c0, r1, c1))]`` in the net frame, duplicates dropped."""
+    found = []
+    for r, c, s in peaks(centre, level):
+        r, c = int(r), int(c)
+        h, w = np.exp(log_size[r, c])
+        box = (r + 0.5 - h / 2, c + 0.5 - w / 2, r + 0.5 + h / 2, c + 0.5 + w / 2)
+        if any(_overlap_of_smaller(box, b) >= SAME_BOX and _near(box, b) for _s, _p, b in found):
+            continue
+        found.append((float(s), (r, c), box))
+    return found
+
+
+def _near(a, b) -> bool:
+    """Two boxes of about the same size: the same chromosome, not a small one inside a long
+    one's box."""
+    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])  # noqa: E731
+    return min(area(a), area(b)) >= 0.5 * max(area(a), area(b))
+
+
+def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[SpreadObject]:
+    """The chromosomes, nuclei and debris of a spread (image pixels); see the module's steps."""
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    from napari_karyotype.segmentation.spread import resample
+
+    chrom, centre, log_size = seg.maps(spread.ink)
+    f = spread.factor
+    h, w = spread.shape
+    found = boxes_from_maps(centre, log_size)
+    # chromosome pixels at the image's resolution
+    prob = resample(chrom, 1.0 / f)
+    prob = _fit(prob, (h, w))
+    fg = prob > 0.5
+    objects: list[SpreadObject] = []
+    if found:
+        markers = np.zeros((h, w), np.int32)
+        limits = []
+        for k, (_s, (r, c), box) in enumerate(found, start=1):
+            r0, c0, r1, c1 = (v / f for v in box)
+            gr, gc = GROW * (r1 - r0), GROW * (c1 - c0)
+            lim = (
+                max(int(r0 - gr), 0), max(int(c0 - gc), 0),
+                min(int(np.ceil(r1 + gr)), h), min(int(np.ceil(c1 + gc)), w),
+            )  # fmt: skip
+            limits.append(lim)
+            y, x = _nearest_on(fg, (r + 0.5) / f, (c + 0.5) / f, lim)
+            if y is not None and markers[y, x] == 0:
+                markers[y, x] = k
+        dist = ndi.distance_transform_edt(fg)
+        region = watershed(-dist, markers, mask=fg)
+        for k, ((score, _p, _box), lim) in enumerate(zip(found, limits, strict=True), start=1):
+            r0, c0, r1, c1 = lim
+            own = region[r0:r1, c0:c1] == k
+            if not own.any():
+                continue
+            lab, n = ndi.label(own)
+            if n > 1:  # keep the piece at the marker (watershed pieces of one label connect)
+                sizes = np.bincount(lab.ravel())[1:]
+                own = lab == 1 + int(np.argmax(sizes))
+            obj = SpreadObject(k, "chromosome", lim, ndi.binary_fill_holes(own), score)
+            objects.append(crop_to_mask(obj))
+        _join_crossings(objects, fg, found, f)
+    objects += _leftovers(image, spread, fg, objects)
+    for i, obj in enumerate(objects, start=1):
+        obj.label = i
+    return objects
+
+
+def _fit(a: np.ndarray, shape) -> np.ndarray:
+    """``a`` cut or padded (edge) to ``shape``."""
+    h, w = shape
+    a = a[:h, :w]
+    return np.pad(a, ((0, h - a.shape[0]), (0, w - a.shape[1])), mode="edge")
+
+
+def _nearest_on(fg: np.ndarray, r: float, c: float, lim) -> tuple[int | None, int | None]:
+    """The chromosome pixel inside ``lim`` nearest to ``(r, c)``."""
+    r0, c0, r1, c1 = lim
+    rr, cc = np.nonzero(fg[r0:r1, c0:c1])
+    if rr.size == 0:
+        return None, None
+    i = int(np.argmin((rr + r0 - r) ** 2 + (cc + c0 - c) ** 2))
+    return int(rr[i] + r0), int(cc[i] + c0)
+
+
+def _join_crossings(objects: list[SpreadObject], fg, found, f) -> None:
+    """Make both chromosomes of a crossing whole (see the module's step 3)."""
+    return None
+
+
+def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:
+    """Nuclei and debris: dark parts that hold no chromosome."""
+    from scipy import ndimage as ndi
+
+    from napari_karyotype.segmentation.spread import to_ink
+
+    ink = to_ink(ndi.gaussian_filter(np.asarray(image, np.float32), 1.0), spread.background,
+                 spread.dark)  # fmt: skip
+    dark = ink > 0.3
+    taken = np.zeros(dark.shape, bool)
+    for obj in objects:
+        r0, c0, r1, c1 = obj.box
+        taken[r0:r1, c0:c1] |= obj.mask
+    lab, n = ndi.label(dark)
+    if n == 0:
+        return []
+    radius = max(spread.radius, 1.0) if spread.radius else 4.0 / max(spread.factor, 1e-3)
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    held = np.bincount(lab[taken], minlength=n + 1)
+    edt = ndi.distance_transform_edt(dark)
+    inr = ndi.maximum(edt, lab, np.arange(n + 1))
+    out = []
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None or held[i] > 0.2 * areas[i] or areas[i] < np.pi * radius**2:
+            continue
+        mask = lab[sl] == i
+        round_ = areas[i] < 2.5 * np.pi * max(inr[i], 0.5) ** 2
+        kind = "nucleus" if round_ and inr[i] >= 3 * radius else "debris"
+        box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+        out.append(SpreadObject(0, kind, box, mask & ~taken[sl], 0.0))
+    return out
