@@ -25,13 +25,12 @@ The case is the id less its last digit. Preprocessed crops are cached by :func:`
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from napari_karyotype.datasets.record import CANVAS_SHAPE, Chromosome, class_name
+from napari_karyotype.datasets.record import CANVAS_SHAPE, Chromosome
 from napari_karyotype.errors import KaryotypeError
 
 SOURCE = "taichung"
@@ -76,25 +75,12 @@ def case_of_id(image_id: str) -> str:
 
 
 def read_boxes(xml_path: str | Path) -> list[tuple[str, int, int, int, int]]:
-    """``[(class, x0, y0, x1, y1)]`` of a VOC annotation (end-exclusive pixel box)."""
-    try:
-        root = ET.parse(xml_path).getroot()
-    except (ET.ParseError, OSError) as err:
-        raise KaryotypeError(f"{xml_path}: not a readable VOC annotation ({err})") from None
-    out = []
-    for obj in root.iter("object"):
-        name = (obj.findtext("name") or "").strip()
-        box = obj.find("bndbox")
-        if box is None:
-            continue
-        token = name[1:] if name[:1] in "ABCDEFG" and name[1:].isdigit() else name
-        try:
-            cls = class_name(token)
-            x0, y0, x1, y1 = (int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax"))
-        except (KaryotypeError, TypeError, ValueError):
-            continue
-        out.append((cls, x0, y0, x1 + 1, y1 + 1))
-    return out
+    """``[(class, x0, y0, x1, y1)]`` of a VOC annotation (end-exclusive pixel box); objects with
+    an unknown class or no box are skipped (:func:`~.voc.read_voc` reads them strictly)."""
+    from napari_karyotype.datasets.voc import read_voc
+
+    items = read_voc(xml_path, strict=False).items
+    return [(a.cls, a.box[1], a.box[0], a.box[3], a.box[2]) for a in items]
 
 
 def _cell_threshold(smooth: np.ndarray, boxes: np.ndarray) -> float:
