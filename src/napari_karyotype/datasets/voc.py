@@ -31,6 +31,8 @@ class VocFile:
     shape: tuple[int, int] | None
     """(height, width) from ``<size>``, None when absent."""
     items: list[Annotated] = field(default_factory=list)
+    path: str = ""
+    """``<path>``: where the image was (absolute, or relative to the xml's folder)."""
 
 
 def voc_class(name: str) -> str:
@@ -66,6 +68,7 @@ def read_voc(path: str | Path, *, strict: bool = True) -> VocFile:
     if size is not None and size.findtext("width") and size.findtext("height"):
         shape = (_int(size, "height", path), _int(size, "width", path))
     out = VocFile((root.findtext("filename") or "").strip(), shape)
+    out.path = (root.findtext("path") or "").strip()
     for obj in root.iter("object"):
         name = obj.findtext("name") or ""
         box = obj.find("bndbox")
@@ -91,11 +94,16 @@ def read_voc(path: str | Path, *, strict: bool = True) -> VocFile:
     return out
 
 
-def voc_xml(filename: str, shape: tuple[int, int], items: list[Annotated]) -> str:
-    """The VOC XML text of an image's chromosomes (boxes written inclusive, as read)."""
+def voc_xml(
+    filename: str, shape: tuple[int, int], items: list[Annotated], path: str = ""
+) -> str:
+    """The VOC XML text of an image's chromosomes (boxes written inclusive, as read);
+    ``path``: the image's path (relative to the xml's folder) where it is not beside it."""
     root = ET.Element("annotation")
     ET.SubElement(root, "folder").text = "images"
     ET.SubElement(root, "filename").text = filename
+    if path:
+        ET.SubElement(root, "path").text = path
     size = ET.SubElement(root, "size")
     ET.SubElement(size, "width").text = str(int(shape[1]))
     ET.SubElement(size, "height").text = str(int(shape[0]))
@@ -128,10 +136,13 @@ def write_voc(path: str | Path, filename: str, shape, items: list[Annotated]) ->
     return path
 
 
-def image_of(xml_path: str | Path, filename: str = "") -> Path | None:
-    """The image a VOC file annotates: its ``<filename>`` or its stem with an image suffix, in
-    the xml's folder or a sibling ``images/`` / ``JPEGImages/`` folder; None if not found."""
+def image_of(xml_path: str | Path, filename: str = "", path: str = "") -> Path | None:
+    """The image a VOC file annotates: its ``<path>`` (relative to the xml's folder), else its
+    ``<filename>`` or its stem with an image suffix in the xml's folder or a sibling
+    ``images/`` / ``JPEGImages/`` folder; None if not found."""
     xml_path = Path(xml_path)
+    if path and "\\" not in path and (xml_path.parent / path).is_file():
+        return xml_path.parent / path
     folders = [xml_path.parent, *(xml_path.parent.parent / f for f in IMAGE_FOLDERS)]
     names = [Path(filename).name] if filename else []
     names += [xml_path.stem + s for s in IMAGE_SUFFIXES]
