@@ -126,11 +126,13 @@ def voc_xml(
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_voc(path: str | Path, filename: str, shape, items: list[Annotated]) -> Path:
+def write_voc(
+    path: str | Path, filename: str, shape, items: list[Annotated], path_text: str = ""
+) -> Path:
     """Write :func:`voc_xml` to ``path``; returns it."""
     path = Path(path)
     try:
-        path.write_text(voc_xml(filename, shape, items))
+        path.write_text(voc_xml(filename, shape, items, path=path_text))
     except OSError as err:
         raise KaryotypeError(f"{path}: cannot write ({err.strerror or err})") from None
     return path
