@@ -35,11 +35,16 @@ def test_manifest_is_valid_and_importable(manifest):
         "*.tiff",
         "*.bmp",
         "*.gif",
+        "*.xml",
+        "*.json",
     }
     assert {s.key for s in contributions.sample_data} == {"synthetic", "hu2019"}
-    (writer,) = contributions.writers
-    assert [str(t) for t in writer.layer_types] == ["labels"]
-    assert writer.filename_extensions == [".csv"]
+    writers = {w.command.split(".")[-1]: w for w in contributions.writers}
+    assert set(writers) == {"write_table", "write_chromosomes", "write_boxes"}
+    assert [str(t) for t in writers["write_table"].layer_types] == ["labels"]
+    assert writers["write_table"].filename_extensions == [".csv"]
+    assert writers["write_chromosomes"].filename_extensions == [".xml", ".json"]
+    assert [str(t) for t in writers["write_boxes"].layer_types] == ["shapes"]
 
 
 def test_npe2_validate_command():

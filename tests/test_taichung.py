@@ -62,18 +62,48 @@ def folder(tmp_path):
     return tmp_path
 
 
-def test_boxes_become_upright_crops_and_touching_ones_are_rejected(folder):
+def test_every_box_becomes_an_upright_crop_touching_ones_too(folder):
     stats = taichung.Stats()
     chroms = taichung.read_taichung(folder, stats=stats)
-    assert stats.boxes == 5
-    assert sorted(c.cls for c in chroms) == ["1", "2", "21"]
-    assert sum(stats.rejected.values()) == 2  # the two touching 3s
+    assert stats.boxes == 5 and not stats.rejected
+    assert sorted(c.cls for c in chroms) == ["1", "2", "21", "3", "3"]
     for c in chroms:
         assert c.source == "taichung" and c.case == "123456" and c.image.shape == (220, 100)
         mask = c.image < 245
         rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
         assert rows[-1] - rows[0] > 2 * (cols[-1] - cols[0])  # long axis vertical
         assert (c.image[~mask] == 255).all()  # white around it
+
+
+def _length(crop) -> int:
+    return int(np.flatnonzero((crop < 245).any(1)).size)
+
+
+def test_crossing_and_reaching_neighbours_are_cut_to_each_box_own_pixels(tmp_path):
+    """A long 1 crossed by a 2 (a +), and a 5 whose box a 4's arm crosses; an empty box is
+    rejected and named."""
+    from napari_karyotype.datasets.box_masks import own_masks
+
+    img = np.full((300, 300), 230, np.uint8)
+    _bar(img, 20, 100, 160, 12)  # 1: rows 20-180, cols 100-112
+    _bar(img, 90, 40, 130, 12, horizontal=True)  # 2: rows 90-102, cols 40-170, crosses 1
+    _bar(img, 200, 200, 80, 12)  # 5: rows 200-280, cols 200-212
+    _bar(img, 230, 150, 70, 10, horizontal=True)  # 4's arm: rows 230-240, cols 150-220
+    boxes = [("1", 100, 20, 112, 180), ("2", 40, 90, 170, 102), ("5", 196, 200, 216, 280),
+             ("4", 150, 230, 220, 240), ("7", 10, 250, 40, 290)]  # fmt: skip
+    grey = img.astype(np.float32) / 255
+    masks = own_masks(grey < 0.6, np.array([b[1:] for b in boxes]))
+    assert masks[0].any(1).sum() == 160  # the 1 spans its whole length through the crossing
+    assert masks[1].any(0).sum() == 130  # so does the 2
+    assert masks[2].any(1).sum() == 80  # the 5 whole,
+    assert masks[2][:, :4].sum() + masks[2][:, 16:].sum() < 0.5 * 2 * 4 * 10  # the 4's arm not
+    assert masks[3].any(0).sum() >= 60  # the 4's arm, but for (part of) the crossing
+    assert not masks[4].any()
+    stats = taichung.Stats()
+    chroms = taichung.cell_chromosomes(img, boxes, "1000001", "x.jpg", stats)
+    assert [c.cls for c in chroms] == ["1", "2", "5", "4"]
+    assert stats.named == [("x.jpg#4", "no dark pixels of its own")]
+    assert stats.info(4)["unused"] == [["x.jpg#4", "no dark pixels of its own"]]
 
 
 def test_relative_sizes_are_kept_within_a_cell(folder):

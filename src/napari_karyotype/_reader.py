@@ -1,4 +1,8 @@
-"""napari reader: PNG, JPEG, TIFF, BMP and GIF karyograms as one grey Image layer.
+"""napari reader: PNG, JPEG, TIFF, BMP and GIF karyograms as one grey Image layer; annotated
+datasets (Pascal VOC ``.xml``, COCO ``.json``, or an image with a VOC file in the Taichung layout,
+``../annotations/<stem>.xml``) also as their chromosomes: a Shapes layer of whole boxes
+(``features``: ``label``, ``class``, ``verified``, ``confidence``) and, where masks are known
+(COCO), a Labels layer ``chromosomes`` with the plugin's features table.
 
 The image is brought into the package convention (dark chromosomes on light, float in [0, 1]) by
 :func:`~.image.io.read_karyogram`; ``metadata["inverted"]`` says whether a light-on-dark
@@ -11,7 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
-"""File endings this reader claims (case-insensitive)."""
+"""Image file endings this reader claims (case-insensitive)."""
+DATASET_SUFFIXES = (".xml", ".json")
+BOXES_LAYER = "chromosome boxes"
+LABELS_LAYER = "chromosomes"
 
 
 def _paths(path) -> list[str] | None:
@@ -25,9 +32,25 @@ def _paths(path) -> list[str] | None:
 def get_reader(path):
     """The read function for karyogram image files, or None for anything else."""
     paths = _paths(path)
-    if paths is None or not all(Path(p).suffix.lower() in SUFFIXES for p in paths):
+    if paths is None:
+        return None
+    if all(Path(p).suffix.lower() in DATASET_SUFFIXES for p in paths):
+        return read_datasets if all(_is_dataset(p) for p in paths) else None
+    if not all(Path(p).suffix.lower() in SUFFIXES for p in paths):
         return None
     return read_karyograms
+
+
+def _is_dataset(path: str) -> bool:
+    """Whether a .xml or .json file looks like a VOC annotation or a COCO file (its start)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    if path.lower().endswith(".xml"):
+        return b"<annotation" in head
+    return head.lstrip()[:1] == b"{" and b'"images"' in head
 
 
 def read_karyograms(path) -> list[tuple]:
@@ -53,7 +76,125 @@ def read_karyograms(path) -> list[tuple]:
             "metadata": {"inverted": karyogram.inverted, "source": karyogram.source},
         }
         layers.append((karyogram.image, meta, "image"))
+        from napari_karyotype.datasets.voc import annotation_of
+
+        xml = annotation_of(p)
+        if xml is not None:
+            try:
+                layers.extend(_voc_layers(xml, karyogram.image.shape, Path(p)))
+            except KaryotypeError as err:
+                _notify_error(str(err))
     return layers or [(None,)]
+
+
+def read_datasets(path) -> list[tuple]:
+    """The images of VOC or COCO files with their chromosomes as layers; errors become
+    notifications."""
+    from napari_karyotype.errors import KaryotypeError
+
+    layers = []
+    for p in _paths(path) or []:
+        try:
+            layers.extend(_dataset_layers(Path(p)))
+        except KaryotypeError as err:
+            _notify_error(str(err))
+    return layers or [(None,)]
+
+
+def _dataset_layers(path: Path) -> list[tuple]:
+    from napari_karyotype.datasets import coco, voc
+    from napari_karyotype.errors import KaryotypeError
+    from napari_karyotype.image.io import read_karyogram
+
+    if path.suffix.lower() == ".xml":
+        read = voc.read_voc(path)
+        image = voc.image_of(path, read.filename, read.path)
+        if image is None:
+            raise KaryotypeError(f"{path}: image {read.filename or path.stem!r} not found")
+        karyogram = read_karyogram(image)
+        return [_image_layer(karyogram, image), *_voc_layers(path, karyogram.image.shape, image)]
+    layers = []
+    for entry in coco.read_coco(path):
+        karyogram = read_karyogram(entry.path)
+        if karyogram.image.shape != entry.shape:
+            raise KaryotypeError(f"{path}: image {entry.file_name!r} is not the size it says")
+        layers.append(_image_layer(karyogram, entry.path))
+        layers.extend(_item_layers(entry.items, entry.shape, entry.path, masks=True))
+    return layers
+
+
+def _image_layer(karyogram, path: Path) -> tuple:
+    meta = {
+        "name": path.stem,
+        "colormap": "gray",
+        "contrast_limits": (0.0, 1.0),
+        "metadata": {"inverted": karyogram.inverted, "source": karyogram.source},
+    }
+    return (karyogram.image, meta, "image")
+
+
+def _voc_layers(xml: Path, shape, image: Path) -> list[tuple]:
+    from napari_karyotype.datasets.voc import read_voc
+
+    return _item_layers(read_voc(xml).items, shape, image, masks=False)
+
+
+def _item_layers(items, shape, image: Path, *, masks: bool) -> list[tuple]:
+    """A Shapes layer of the chromosomes' boxes and, with ``masks``, a Labels layer."""
+    import numpy as np
+    import pandas as pd
+
+    rects = [
+        np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], float) - 0.5
+        for r0, c0, r1, c1 in (a.box for a in items)
+    ]
+    features = pd.DataFrame(
+        {
+            "label": [a.label for a in items],
+            "class": [a.cls for a in items],
+            "verified": [bool(a.verified) for a in items],
+            "confidence": [float(a.confidence) for a in items],
+        }
+    )
+    boxes = {
+        "name": BOXES_LAYER,
+        "shape_type": "rectangle",
+        "features": features,
+        "edge_color": "#ffaa00",
+        "face_color": "transparent",
+        "edge_width": 2,
+        "text": {"string": "{class}", "color": "#ffaa00", "anchor": "upper_left"},
+        "metadata": {"image": str(image)},
+    }
+    layers = [(rects, boxes, "shapes")]
+    if masks:
+        from napari_karyotype.datasets.annotated import to_labels
+
+        labels = to_labels(items, shape)
+        meta = {
+            "name": LABELS_LAYER,  # the widgets' layer name
+            "features": _features_table(items, labels),
+            "metadata": {"image": str(image)},
+        }
+        layers.append((labels, meta, "labels"))
+    return layers
+
+
+def _features_table(items, labels):
+    """The plugin's features table of read chromosomes (their classes taken as assigned)."""
+    from napari_karyotype.cell.features import check_features, empty_features, label_geometry
+
+    table = empty_features(len(items))
+    table["label"] = [a.label for a in items]
+    table["chromosome"] = [a.cls for a in items]
+    table["assigned"] = [a.cls for a in items]
+    table["confidence"] = [float(a.confidence) for a in items]
+    table["verified"] = [bool(a.verified) for a in items]
+    geometry = label_geometry(labels, [a.label for a in items])
+    for col in ("area", "length", "centroid"):
+        if col in geometry.columns:
+            table[col] = list(geometry.set_index("label").loc[table["label"], col])
+    return check_features(table)
 
 
 def _notify_error(message: str) -> None:

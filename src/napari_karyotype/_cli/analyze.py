@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "an arranged karyogram gives their class (a training set from an archive)",
     )  # fmt: skip
     parser.add_argument(
+        "--format", dest="formats", default="csv", metavar="csv,voc,coco",
+        help="also write each image's chromosomes as Pascal VOC (<stem>.xml) and/or one COCO "
+        "annotations.json for the run (masks as RLE, confidence as score); csv outputs are "
+        "always written",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true",
         help="skip images whose outputs in DIR are already complete",
     )  # fmt: skip
@@ -72,9 +78,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``--format``'s names, checked before any import (the same list as ``analyze.FORMATS``)."""
+    from napari_karyotype.errors import KaryotypeError
+
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in ("csv", "voc", "coco")]
+    if bad:
+        raise KaryotypeError(f"--format: unknown format(s) {', '.join(bad)} (csv, voc, coco)")
+    return tuple(f for f in ("csv", "voc", "coco") if f in names or f == "csv")
+
+
 def run(args: argparse.Namespace) -> int:
     from napari_karyotype.pipeline import batch  # these two: the standard library only
     from napari_karyotype.pipeline.inputs import collect_images
+
+    formats = _formats(args.formats)
 
     workers = args.workers or batch.available_cores()
     if args.scheduler is None:  # children import the pipeline while this one reads the inputs
@@ -85,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         summary, failures = analyze_files(
             args.inputs, args.out, rows=args.rows, assign=args.assign, model=args.model,
             classes=args.classes, page=args.page, workers=workers, scheduler=args.scheduler,
-            resume=args.resume, crops=args.crops,
+            resume=args.resume, crops=args.crops, formats=formats,
         )  # fmt: skip
     finally:
         batch.end_children()  # those no run took (an error)

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "data",
         nargs="+",
         help="Hu et al. cell zips, folders of them or GIFs (SOURCE=PATH names their laboratory);"
-        " Taichung folders",
+        " Taichung/VOC folders; COCO .json files",
     )
     parser.add_argument("--out", required=True, help="folder for report.json, predictions.csv …")
     parser.add_argument("--model", default=None, help="MODEL.keras (default: the bundled model)")
@@ -30,12 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from napari_karyotype.classification.model import load_classifier
-    from napari_karyotype.datasets.chromosomes import held_out, load_chromosomes, parse_holdout
+    from napari_karyotype.datasets.chromosomes import (
+        case_fraction,
+        held_out,
+        load_chromosomes,
+        parse_holdout,
+    )
     from napari_karyotype.errors import KaryotypeError
     from napari_karyotype.training.evaluation import evaluate, write_evaluation
 
     holdout = parse_holdout(args.holdout)
-    chromosomes = load_chromosomes(args.data, cache_dir=args.cache_dir)
+    boxes: dict = {}
+
+    def wanted(source: str, case: str) -> bool:  # box sets: read only the held-out cases
+        return source not in holdout or case_fraction(case, args.split_seed) < holdout[source]
+
+    chromosomes = load_chromosomes(
+        args.data, cache_dir=args.cache_dir, cases=wanted if holdout else None, report=boxes
+    )
     if holdout:
         chromosomes = [
             c
@@ -46,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             raise KaryotypeError("--holdout: no held-out case in the data")
     classifier = load_classifier(args.model)
     result = evaluate(chromosomes, classifier)
+    if boxes:
+        result.report["boxes"] = boxes
     try:
         out = write_evaluation(result, args.out)
     except OSError as err:
@@ -56,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
         f"after per-cell assignment {r['top1_assigned']:.2%}, top-3 {r['top3']:.2%}, "
         f"ECE {r['ece']:.3f}; written to {out}"
     )
+    for where, info in boxes.items():
+        why = "; ".join(f"{n} {reason}" for reason, n in info["rejected"].items())
+        print(
+            f"  {where}: {info['used']} of {info['boxes']} boxes used"
+            + (f" ({why}: named in report.json)" if why else "")
+        )
     for source, m in r["per_source"].items():
         y = ""
         if m["male_cells"]:

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "data",
         nargs="+",
         help="Hu et al. cell zips, folders of them or GIFs (SOURCE=PATH names their laboratory);"
-        " Taichung folders",
+        " Taichung/VOC folders; COCO .json files",
     )
     parser.add_argument("--out", required=True, help="model file to write (MODEL.keras)")
     parser.add_argument("--arch", choices=("compact", "paper"), default="compact")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from magicgui.widgets import CheckBox, FileEdit, LineEdit, PushButton
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, LineEdit, PushButton
 
 from napari_karyotype._widgets._base import ViewerWidget
 from napari_karyotype._widgets._common import (
@@ -23,6 +23,7 @@ from napari_karyotype._widgets.display import table_of
 from napari_karyotype.errors import KaryotypeError
 
 KARYOGRAM_GAP_PX = 40
+TABLE_FORMATS = {"CSV table": ".csv", "Pascal VOC boxes": ".xml", "COCO masks": ".json"}
 
 
 def _path_of(edit: FileEdit, what: str) -> Path:
@@ -39,8 +40,11 @@ class ExportWidget(ViewerWidget):
         super().__init__(napari_viewer, labels=True)
         self.image = self.layer_picker("Image", "image")
         self.labels_picker = self.layer_picker("Labels", "labels", prefer=LABELS_LAYER)
-        self.table_path = FileEdit(label="table", mode="w", filter="CSV (*.csv)")
-        self.save_table = PushButton(text="Save table CSV")
+        self.table_format = ComboBox(label="format", choices=list(TABLE_FORMATS))
+        self.table_path = FileEdit(
+            label="table", mode="w", filter="CSV, VOC, COCO (*.csv *.xml *.json)"
+        )
+        self.save_table = PushButton(text="Save table")
         self.folder = FileEdit(label="crops folder", mode="d")
         self.cell = LineEdit(label="cell id", value="")
         self.cell.tooltip = "Names: <cell>.K.chr<N>.<k>invert_pad.gif; empty: the image name"
@@ -54,6 +58,7 @@ class ExportWidget(ViewerWidget):
             [
                 self.image,
                 self.labels_picker,
+                self.table_format,
                 self.table_path,
                 self.save_table,
                 self.folder,
@@ -83,15 +88,27 @@ class ExportWidget(ViewerWidget):
 
     @guarded("Saving the table")
     def export_table(self, path: str | Path | None = None) -> Path:
-        """Write the labels layer's features table as CSV; returns the path."""
+        """Write the labels layer's features table in the chosen format (CSV; Pascal VOC boxes;
+        COCO masks); returns the path."""
+        from napari_karyotype._writer import write_chromosomes
         from napari_karyotype.cell.export import write_table_csv
 
-        _, table = self._table()
+        layer, table = self._table()
         path = Path(path) if path is not None else _path_of(self.table_path, "table file")
-        if path.suffix.lower() != ".csv":
-            path = path.with_suffix(".csv")
-        written = write_table_csv(path, table)
-        self._done(f"table of {len(table)} chromosomes saved to {written}")
+        suffix = TABLE_FORMATS[self.table_format.value]
+        if path.suffix.lower() != suffix:
+            path = path.with_suffix(suffix)
+        if suffix == ".csv":
+            written = write_table_csv(path, table)
+        else:
+            image = self.image.value
+            metadata = dict(layer.metadata)
+            source = getattr(getattr(image, "source", None), "path", None)
+            if source and "image" not in metadata:
+                metadata["image"] = str(source)
+            attributes = {"name": layer.name, "features": table, "metadata": metadata}
+            written = Path(write_chromosomes(str(path), layer.data, attributes)[0])
+        self._done(f"{len(table)} chromosomes saved to {written}")
         return written
 
     @guarded("Exporting crops")

@@ -20,6 +20,7 @@ from napari_karyotype.datasets.record import (  # noqa: F401 (re-exported: the d
     CANVAS_SHAPE,
     Chromosome,
     case_of,
+    case_of_cell,
     class_name,
 )
 from napari_karyotype.errors import KaryotypeError
@@ -88,23 +89,48 @@ def _members(path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def load_chromosomes(
-    paths: Iterable[str | Path], *, strict_size: bool = True, cache_dir: str | Path | None = None
+    paths: Iterable[str | Path],
+    *,
+    strict_size: bool = True,
+    cache_dir: str | Path | None = None,
+    cases=None,
+    report: dict | None = None,
 ) -> list[Chromosome]:
     """Read every recognisable chromosome under ``paths``: Hu et al. zips, folders or GIF files,
-    and Taichung VOC folders (:mod:`~.taichung`; preprocessed crops cached in ``cache_dir``).
+    Taichung VOC folders (:mod:`~.taichung`; preprocessed crops cached in ``cache_dir``) and
+    COCO files (:mod:`~.coco_set`).
 
     Inverted duplicates (``…invert_padinvert_pad.gif``) are dropped. An image of the wrong size
     raises a one-line :class:`KaryotypeError` naming the file (skipped if not ``strict_size``).
-    Raises if nothing recognisable is found.
+    ``cases``: a test ``(source, case) -> bool``; the box sets (VOC, COCO) then read only the
+    images of those cases. ``report``: filled per box set (``"source:path"``) with its boxes
+    used and left out (each named, with why). Raises if nothing recognisable is found.
     """
+    from napari_karyotype.datasets import taichung
+    from napari_karyotype.datasets.coco import is_coco
+    from napari_karyotype.datasets.coco_set import SOURCE as COCO
+    from napari_karyotype.datasets.coco_set import read_coco_set
+
     out: list[Chromosome] = []
     named = [source_and_path(p) for p in paths]
     paths = [path for _, path in named]
     for source, path in named:
-        from napari_karyotype.datasets import taichung
-
         if taichung.is_taichung(path):
-            out.extend(taichung.load_cached(path, cache_dir)[0])  # always source "taichung"
+            src = taichung.SOURCE  # always: its case ids follow the Taichung rule
+            want = (lambda case, s=src: cases(s, case)) if cases is not None else None
+            chroms, info = taichung.load_cached(path, cache_dir, want)
+            out.extend(chroms)
+            if report is not None:
+                report[f"{src}:{path}"] = info
+            continue
+        if is_coco(path):
+            src = source or COCO
+            stats = taichung.Stats()
+            want = (lambda cell, s=src: cases(s, case_of_cell(cell, s))) if cases else None
+            chroms = read_coco_set(path, src, stats, want)
+            out.extend(chroms)
+            if report is not None:
+                report[f"{src}:{path}"] = stats.info(len(chroms))
             continue
         for name, data in _members(path):
             parsed = parse_name(name.replace(":", "/"))

@@ -45,6 +45,12 @@ class Chromosome:
 
     @property
     def case(self) -> str:
-        if self.source == "taichung":  # the image id less its last digit
-            return self.cell[:-1].upper()
-        return case_of(self.cell)
+        return case_of_cell(self.cell, self.source)
+
+
+def case_of_cell(cell: str, source: str) -> str:
+    """The case of a cell of ``source``: a Taichung image id less its last digit, else
+    :func:`case_of`."""
+    if source == "taichung":
+        return cell[:-1].upper()
+    return case_of(cell)

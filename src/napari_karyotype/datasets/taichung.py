@@ -25,26 +25,21 @@ The case is the id less its last digit. Preprocessed crops are cached by :func:`
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from napari_karyotype.datasets.record import CANVAS_SHAPE, Chromosome, class_name
+from napari_karyotype.datasets.record import CANVAS_SHAPE, Chromosome
 from napari_karyotype.errors import KaryotypeError
 
 SOURCE = "taichung"
 PAD = 8
 """Pixels added around each box: the ring that tells a neighbour from the box's own chromosome."""
-OUTSIDE = 0.25
-"""A component with more than this fraction of its inside-box area outside the box is not
-the box's own chromosome (a neighbour, or the chromosome fused with one)."""
-OVERLAP = 0.02
-"""A mask of which more than this fraction is claimed by another box's mask is rejected."""
-SPAN = 0.75
-"""The kept mask must span this fraction of its box's longer side (half of it of the other:
-boxes are loose across a chromosome)."""
+SPAN = 0.5
+"""A box's own pixels must span this fraction of its longer side."""
+MIN_PIXELS = 20
+"""A box with fewer own pixels than this has no chromosome of its own."""
 
 
 @dataclass
@@ -54,8 +49,23 @@ class Stats:
     boxes: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
 
-    def reject(self, why: str) -> None:
+    named: list[tuple[str, str]] = field(default_factory=list)
+    """``(file#box, why)`` of every rejected box."""
+
+    def reject(self, why: str, what: str = "") -> None:
         self.rejected[why] = self.rejected.get(why, 0) + 1
+        if what:
+            self.named.append((what, why))
+
+    def info(self, used: int) -> dict:
+        """What a report says of these boxes: counts, reasons, and every unused box named."""
+        return {
+            "boxes": self.boxes,
+            "used": used,
+            "rejected": dict(self.rejected),
+            "rejection_rate": round(self.rejection_rate, 4),
+            "unused": [list(item) for item in self.named],
+        }
 
     @property
     def rejection_rate(self) -> float:
@@ -74,25 +84,12 @@ def case_of_id(image_id: str) -> str:
 
 
 def read_boxes(xml_path: str | Path) -> list[tuple[str, int, int, int, int]]:
-    """``[(class, x0, y0, x1, y1)]`` of a VOC annotation (end-exclusive pixel box)."""
-    try:
-        root = ET.parse(xml_path).getroot()
-    except (ET.ParseError, OSError) as err:
-        raise KaryotypeError(f"{xml_path}: not a readable VOC annotation ({err})") from None
-    out = []
-    for obj in root.iter("object"):
-        name = (obj.findtext("name") or "").strip()
-        box = obj.find("bndbox")
-        if box is None:
-            continue
-        token = name[1:] if name[:1] in "ABCDEFG" and name[1:].isdigit() else name
-        try:
-            cls = class_name(token)
-            x0, y0, x1, y1 = (int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax"))
-        except (KaryotypeError, TypeError, ValueError):
-            continue
-        out.append((cls, x0, y0, x1 + 1, y1 + 1))
-    return out
+    """``[(class, x0, y0, x1, y1)]`` of a VOC annotation (end-exclusive pixel box); objects with
+    an unknown class or no box are skipped (:func:`~.voc.read_voc` reads them strictly)."""
+    from napari_karyotype.datasets.voc import read_voc
+
+    items = read_voc(xml_path, strict=False).items
+    return [(a.cls, a.box[1], a.box[0], a.box[3], a.box[2]) for a in items]
 
 
 def _cell_threshold(smooth: np.ndarray, boxes: np.ndarray) -> float:
@@ -107,100 +104,62 @@ def _cell_threshold(smooth: np.ndarray, boxes: np.ndarray) -> float:
     return float(threshold_otsu(values))
 
 
-def _box_mask(fg: np.ndarray, boxes: np.ndarray, k: int):
-    """The mask of box ``k`` in its padded window ``(mask, (r0, c0))``, or why it is rejected.
-
-    A box whose chromosome runs on outside it gives ``(why, its pixels in the box, (r0, c0))``.
-
-    ``fg``: the cell's thresholded chromosome pixels. A component of the window belongs to the
-    box when little of it (< :data:`OUTSIDE`) lies outside the box, i.e. in the pad ring.
-    """
-    from scipy import ndimage as ndi
-
-    x0, y0, x1, y1 = boxes[k]
-    r0, r1 = max(y0 - PAD, 0), min(y1 + PAD, fg.shape[0])
-    c0, c1 = max(x0 - PAD, 0), min(x1 + PAD, fg.shape[1])
-    win = fg[r0:r1, c0:c1]
-    lab, n = ndi.label(win)
-    if n == 0:
-        return "empty"
-    in_box = np.zeros(win.shape, bool)
-    in_box[y0 - r0 : y1 - r0, x0 - c0 : x1 - c0] = True
-    inside = np.bincount(lab[in_box], minlength=n + 1)
-    total = np.bincount(lab.ravel(), minlength=n + 1)
-    inside[0] = 0
-    own = (inside > 0) & (total - inside <= OUTSIDE * inside)
-    area = (x1 - x0) * (y1 - y0)
-    others = np.delete(boxes, k, axis=0)
-    for i, sl in enumerate(ndi.find_objects(lab), start=1):
-        if not own[i]:
-            continue
-        gy0, gy1 = sl[0].start + r0, sl[0].stop + r0
-        gx0, gx1 = sl[1].start + c0, sl[1].stop + c0
-        nested = (
-            (others[:, 0] <= gx0)
-            & (others[:, 1] <= gy0)
-            & (others[:, 2] >= gx1)
-            & (others[:, 3] >= gy1)
-            & ((others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1]) < area)
-        )
-        own[i] = not nested.any()
-    if not own.any():
-        big = inside.argmax()
-        if inside[big] > 0.1 * area:  # still claims its pixels against the other boxes
-            return "touches a neighbour", (lab == big) & in_box, (r0, c0)
-        return "empty"
-    mask = own[lab]
+def _unusable(mask: np.ndarray) -> str:
+    """Why a box's own mask cannot be a chromosome crop ("" when it can)."""
+    if mask.sum() < MIN_PIXELS:
+        return "no dark pixels of its own"
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    spans = sorted(((rows[-1] - rows[0] + 1) / (y1 - y0), (cols[-1] - cols[0] + 1) / (x1 - x0)))
-    if spans[1] < SPAN or spans[0] < SPAN / 2:
-        return "does not span its box"
-    return ndi.binary_fill_holes(mask), (r0, c0)
+    span = max((rows[-1] - rows[0] + 1) / mask.shape[0], (cols[-1] - cols[0] + 1) / mask.shape[1])
+    if span < SPAN:
+        return "its own pixels span too little of the box"
+    return ""
 
 
 def cell_chromosomes(
-    grey: np.ndarray, boxes: list, image_id: str, file: str, stats: Stats | None = None
+    grey: np.ndarray,
+    boxes: list,
+    image_id: str,
+    file: str,
+    stats: Stats | None = None,
+    *,
+    masks: list | None = None,
+    source: str = SOURCE,
 ) -> list[Chromosome]:
-    """The chromosomes of one metaphase (grey uint8, dark on light) as Hu et al.-style crops."""
-    from napari_karyotype.classification.upright import cell_canvases
+    """The chromosomes of one metaphase (grey uint8, dark on light) as Hu et al.-style crops.
 
-    stats = stats if stats is not None else Stats()
+    ``boxes``: ``[(class, x0, y0, x1, y1)]``; ``masks``: per box its own mask (box-shaped bool,
+    e.g. from COCO) or None to derive it from the box (:func:`~.box_masks.own_masks`)."""
     from scipy import ndimage as ndi
 
+    from napari_karyotype.classification.upright import cell_canvases
+    from napari_karyotype.datasets.box_masks import own_masks
+
+    stats = stats if stats is not None else Stats()
     grey_f = grey.astype(np.float32) / 255.0
     arr = np.array([b[1:] for b in boxes], dtype=np.int64).reshape(-1, 4)
+    h, w = grey.shape
+    arr = np.clip(arr, 0, [w, h, w, h])  # boxes reaching past the image's edge
     smooth = ndi.gaussian_filter(grey_f, 1.0)
     fg = smooth < _cell_threshold(smooth, arr)
-    found = []
-    claims = np.zeros(grey.shape, np.uint8)
-    for k, (cls, *_box) in enumerate(boxes):
-        stats.boxes += 1
-        got = _box_mask(fg, arr, k)
-        if isinstance(got, str):
-            stats.reject(got)
-            continue
-        if isinstance(got[0], str):
-            stats.reject(got[0])
-            mask, (r0, c0) = got[1], got[2]
-            claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] += mask
-            continue
-        mask, (r0, c0) = got
-        claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] += mask
-        found.append((k, cls, mask, r0, c0))
+    derived = own_masks(fg, arr) if masks is None or any(m is None for m in masks) else None
+    given = masks if masks is not None else [None] * len(boxes)
     pieces = []
-    for k, cls, mask, r0, c0 in found:
-        shared = claims[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]][mask] > 1
-        if shared.mean() > OVERLAP:  # crossing or fused chromosomes: both boxes claim them
-            stats.reject("overlaps another box's chromosome")
+    for k, (cls, *_box) in enumerate(boxes):
+        mask = given[k] if given[k] is not None else derived[k]
+        stats.boxes += 1
+        why = _unusable(mask)
+        if why:
+            stats.reject(why, f"{file}#{k}")
             continue
-        pieces.append((k, cls, mask, r0, c0))
+        x0, y0, _x1, _y1 = arr[k]
+        pieces.append((k, cls, mask, y0, x0))
     canvases = cell_canvases(grey_f, [(m, r0, c0) for _k, _c, m, r0, c0 in pieces])
     out = []
     for (k, cls, *_rest), canvas in zip(pieces, canvases, strict=True):
         if canvas is None:
-            stats.reject("vanished when scaled")
+            stats.reject("vanished when scaled", f"{file}#{k}")
             continue
-        out.append(Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=SOURCE))
+        out.append(Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=source))
     return out
 
 
@@ -230,14 +189,23 @@ def read_taichung(
 
 def cache_path(folder: str | Path, cache_dir: str | Path) -> Path:
     """Where the preprocessed crops of ``folder`` are cached."""
-    return Path(cache_dir) / f"taichung-{Path(folder).resolve().name}-v1.npz"
+    return Path(cache_dir) / f"taichung-{Path(folder).resolve().name}-v2.npz"
 
 
-def load_cached(folder: str | Path, cache_dir: str | Path | None) -> tuple[list[Chromosome], dict]:
+def load_cached(
+    folder: str | Path, cache_dir: str | Path | None, cases=None
+) -> tuple[list[Chromosome], dict]:
     """:func:`read_taichung` through an npz cache in ``cache_dir`` (None: no cache).
 
-    Returns ``(chromosomes, info)`` with ``info`` = boxes, rejected (by reason), rejection rate.
+    ``cases``: a test ``case -> bool``; only the images of those cases are read (not cached).
+    Returns ``(chromosomes, info)`` with ``info`` = boxes, used, rejected (by reason),
+    rejection rate and ``unused``: ``[file#box, why]`` of every box left out.
     """
+    ids = None
+    if cases is not None:
+        xmls = Path(folder, "annotations").glob("*.xml")
+        ids = [x.stem for x in xmls if cases(case_of_id(x.stem))]
+        cache_dir = None
     path = cache_path(folder, cache_dir) if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
@@ -251,12 +219,8 @@ def load_cached(folder: str | Path, cache_dir: str | Path | None) -> tuple[list[
 
         return chroms, json.loads(str(z["info"]))
     stats = Stats()
-    chroms = read_taichung(folder, stats=stats)
-    info = {
-        "boxes": stats.boxes,
-        "rejected": stats.rejected,
-        "rejection_rate": round(stats.rejection_rate, 4),
-    }
+    chroms = read_taichung(folder, ids=ids, stats=stats)
+    info = stats.info(len(chroms))
     if path is not None:
         import json
 

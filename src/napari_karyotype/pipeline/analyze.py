@@ -223,15 +223,27 @@ def find_spread_objects(image: np.ndarray, segmenter=None) -> list:
     return spread_model.find_objects(read_spread(image), seg, image)
 
 
-def output_paths(out_dir: str | Path, stem: str) -> dict[str, Path]:
-    """Where :func:`write_outputs` puts one image's files (and its completion marker)."""
+FORMATS = ("csv", "voc", "coco")
+"""Output formats of ``analyze --format``: ``csv`` (labels, table, karyogram: always written),
+``voc`` (``<stem>.xml``), ``coco`` (``<stem>_coco.json``, merged into ``annotations.json``)."""
+COCO_FILE = "annotations.json"
+
+
+def output_paths(out_dir: str | Path, stem: str, formats=("csv",)) -> dict[str, Path]:
+    """Where :func:`write_outputs` and :func:`write_dataset_files` put one image's files (and
+    its completion marker)."""
     out_dir = Path(out_dir)
-    return {
+    paths = {
         "labels": out_dir / f"{stem}_labels.tif",
         "table": out_dir / f"{stem}.csv",
         "karyogram": out_dir / f"{stem}_karyogram.png",
-        "done": out_dir / f"{stem}{DONE_SUFFIX}",
     }
+    if "voc" in formats:
+        paths["voc"] = out_dir / f"{stem}.xml"
+    if "coco" in formats:
+        paths["coco"] = out_dir / f"{stem}_coco.json"
+    paths["done"] = out_dir / f"{stem}{DONE_SUFFIX}"
+    return paths
 
 
 def _temp_name(final: Path) -> Path:
@@ -280,6 +292,49 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, stem: str) -> dict[st
     return paths
 
 
+def write_dataset_files(
+    analysis: Analysis, out_dir: str | Path, stem: str, source: str | Path, formats
+) -> dict[str, Path]:
+    """Write the image's chromosomes as ``<stem>.xml`` (VOC) and/or ``<stem>_coco.json`` (its
+    share of the run's COCO file), each atomically. The image is named relative to ``out_dir``,
+    so ``evaluate`` and the napari reader find it from the written files."""
+    from napari_karyotype.datasets.annotated import from_labels
+    from napari_karyotype.datasets.coco import image_piece
+    from napari_karyotype.datasets.voc import voc_xml
+
+    out_dir = Path(out_dir)
+    paths = {k: v for k, v in output_paths(out_dir, stem, formats).items() if k in ("voc", "coco")}
+    if not paths:
+        return {}
+    items = from_labels(analysis.labels, analysis.features, analysis.objects)
+    where = os.path.relpath(Path(source).resolve(), out_dir.resolve())
+    if "voc" in paths:
+        with _atomic(paths["voc"]) as tmp:
+            tmp.write_text(voc_xml(Path(source).name, analysis.labels.shape, items, path=where))
+    if "coco" in paths:
+        with _atomic(paths["coco"]) as tmp:
+            tmp.write_text(json.dumps(image_piece(where, analysis.labels.shape, items)))
+    return paths
+
+
+def merge_coco(out_dir: str | Path, stems) -> Path:
+    """Merge the ``<stem>_coco.json`` shares of ``stems`` (in order; missing ones, failed images,
+    skipped) into ``out_dir/annotations.json``, atomically; returns its path."""
+    from napari_karyotype.datasets.coco import merge
+
+    out_dir = Path(out_dir)
+    pieces = []
+    for stem in stems:
+        try:
+            pieces.append(json.loads(output_paths(out_dir, stem, ("coco",))["coco"].read_text()))
+        except (OSError, ValueError):
+            continue
+    final = out_dir / COCO_FILE
+    with _atomic(final) as tmp:
+        tmp.write_text(json.dumps(merge(pieces), separators=(",", ":")))
+    return final
+
+
 def write_layout_crops(analysis: Analysis, crops_dir: str | Path, stem: str) -> list[Path]:
     """Write, as dataset GIFs (``cell.export.export_crops``), the chromosomes whose class their
     place in the arranged karyogram gives with confidence: a training set harvested from an
@@ -326,9 +381,12 @@ def write_done(out_dir: str | Path, stem: str, source: str | Path, row: dict) ->
     return path
 
 
-def completed_row(out_dir: str | Path, stem: str, source: str | Path) -> dict | None:
-    """The summary row of ``stem`` if its outputs are complete and from ``source``, else None."""
-    paths = output_paths(out_dir, stem)
+def completed_row(
+    out_dir: str | Path, stem: str, source: str | Path, formats=("csv",)
+) -> dict | None:
+    """The summary row of ``stem`` if its outputs (in ``formats``) are complete and from
+    ``source``, else None."""
+    paths = output_paths(out_dir, stem, formats)
     try:
         record = json.loads(paths["done"].read_text())
     except (OSError, ValueError):
@@ -351,10 +409,12 @@ def analyze_one(
     classifier=None,
     crops: str | Path | None = None,
     page: str = "auto",
+    formats=("csv",),
 ) -> dict:
     """Analyse one file and write its outputs and completion marker; returns its summary row.
     ``crops``: also write the training crops of its layout-read chromosomes there
-    (:func:`write_layout_crops`).
+    (:func:`write_layout_crops`). ``formats``: also VOC and/or COCO files
+    (:func:`write_dataset_files`).
 
     Never raises for a bad image: the row then has only ``file`` and a one-line ``error``. Every
     batch path (one process, local workers, Dask) runs this function, so their outputs agree.
@@ -365,6 +425,7 @@ def analyze_one(
             path, rows=rows, classifier=classifier, assign=assign, classes=classes, page=page
         )
         write_outputs(result, out_dir, stem)
+        write_dataset_files(result, out_dir, stem, path, formats)
         if crops is not None:
             write_layout_crops(result, crops, stem)
         seconds = round(time.perf_counter() - t0, 2)

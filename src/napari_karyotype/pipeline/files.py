@@ -14,7 +14,12 @@ import pandas as pd
 
 from napari_karyotype.cell.features import CellSummary, karyotype_or_why
 from napari_karyotype.errors import KaryotypeError
-from napari_karyotype.pipeline.analyze import SUMMARY_COLUMNS, analyze_one, completed_row
+from napari_karyotype.pipeline.analyze import (
+    SUMMARY_COLUMNS,
+    analyze_one,
+    completed_row,
+    merge_coco,
+)
 from napari_karyotype.pipeline.inputs import collect_images
 
 
@@ -69,6 +74,7 @@ def analyze_files(
     resume: bool = False,
     crops: str | Path | None = None,
     page: str = "auto",
+    formats=("csv",),
 ) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
     """Analyse every karyogram in ``inputs`` (files or folders), writing the outputs to ``out_dir``.
 
@@ -77,7 +83,9 @@ def analyze_files(
     ``model``, else the bundled one). ``classes`` and ``page`` as in :func:`analyze_image`
     (a mixed folder: each page takes its own path). ``resume`` skips
     images whose outputs are complete. ``crops``: a folder for the training crops of each
-    image's layout-read chromosomes (``analyze.write_layout_crops``). A file
+    image's layout-read chromosomes (``analyze.write_layout_crops``). ``formats``: ``csv`` and
+    also ``voc`` (``<stem>.xml``) and/or ``coco`` (``annotations.json`` for the run, merged in input
+    order from each image's share when the run ends, whatever ran it). A file
     that fails is reported in one line on ``log`` (default stderr) and skipped; the progress counts
     finished images. Returns the summary table in input order (also written as
     ``out_dir/summary.csv``) and ``[(path, error message)]`` of failures.
@@ -102,7 +110,7 @@ def analyze_files(
     records: list[dict | None] = [None] * total
     if resume:
         for i, (path, stem) in enumerate(zip(paths, stems, strict=True)):
-            row = completed_row(out_dir, stem, path)
+            row = completed_row(out_dir, stem, path, formats)
             if row is not None:
                 records[i] = {**row, "file": str(path)}
     todo = [(i, paths[i], stems[i]) for i in range(total) if records[i] is None]
@@ -111,7 +119,10 @@ def analyze_files(
         print(f"resuming: {done} of {total} images already analysed, skipped", file=log)
     if classifier is not None and model is None:
         model = classifier.path
+    formats = tuple(formats)
     options = {"rows": rows, "assign": assign, "classes": classes, "page": page}  # per image
+    if formats != ("csv",):
+        options["formats"] = formats
     if crops is not None:
         options["crops"] = str(Path(crops).resolve())
     if not todo:
@@ -142,6 +153,9 @@ def analyze_files(
     if scheduler is not None or workers > 1:
         _remove_stale_temps(out_dir, (stem for _, _, stem in todo))
     failures = [(paths[i], r["error"]) for i, r in enumerate(records) if r and r.get("error")]
+    if "coco" in formats:
+        ok = [stems[i] for i, r in enumerate(records) if r and not r.get("error")]
+        merge_coco(out_dir, ok)
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
     try:
         summary.to_csv(out_dir / "summary.csv", index=False)

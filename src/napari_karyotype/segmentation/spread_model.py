@@ -9,10 +9,7 @@ heatmap of chromosome centres and each chromosome's box size. :func:`find_object
 2. the chromosome pixels (chance over one half, at the image's own resolution) are shared out
    among them by a watershed from each centre's nearest chromosome pixel, each kept inside its
    own box grown by a little: touching chromosomes are cut where the two meet;
-3. two chromosomes whose boxes cross and whose pixels meet, each shorter than its box says, are
-   a **crossing**: each takes the pixels of the other that lie inside its own box along its axis,
-   so both are whole and the shared pixels are recorded (:func:`.objects.paint`);
-4. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
+3. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
    chromosome widths thick or more) or **debris**, never counted.
 """
 
@@ -171,7 +168,6 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
                 own = lab == 1 + int(np.argmax(sizes))
             obj = SpreadObject(k, "chromosome", lim, ndi.binary_fill_holes(own), score)
             objects.append(crop_to_mask(obj))
-        _join_crossings(objects, fg, found, f)
     objects += _leftovers(image, spread, fg, objects)
     for i, obj in enumerate(objects, start=1):
         obj.label = i
@@ -193,11 +189,6 @@ def _nearest_on(fg: np.ndarray, r: float, c: float, lim) -> tuple[int | None, in
         return None, None
     i = int(np.argmin((rr + r0 - r) ** 2 + (cc + c0 - c) ** 2))
     return int(rr[i] + r0), int(cc[i] + c0)
-
-
-def _join_crossings(objects: list[SpreadObject], fg, found, f) -> None:
-    """Make both chromosomes of a crossing whole (see the module's step 3)."""
-    return None
 
 
 def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:

@@ -1,0 +1,131 @@
+"""A metaphase spread read for the segmenter; its training targets; objects, painting, claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_karyotype.cell.complete import completeness
+from napari_karyotype.cell.features import empty_features, summarize, with_left_out
+from napari_karyotype.segmentation.metrics import box_iou, match_boxes
+from napari_karyotype.segmentation.objects import SpreadObject, paint
+from napari_karyotype.segmentation.spread import NET_RADIUS, chromosome_radius, read_spread
+from napari_karyotype.training.spread_targets import chromosome_pixels, draw_centres
+
+
+def rod(img, centre, length, width, angle_deg, grey=0.25):
+    """A dark rod (a chromosome) at ``angle_deg`` off upright; returns its end-exclusive box."""
+    from skimage.draw import polygon
+
+    a = np.radians(angle_deg)
+    along = np.array([np.cos(a), np.sin(a)]) * length / 2
+    across = np.array([-np.sin(a), np.cos(a)]) * width / 2
+    c = np.array(centre, float)
+    corners = np.array([c - along - across, c - along + across, c + along + across,
+                        c + along - across])  # fmt: skip
+    rr, cc = polygon(corners[:, 0], corners[:, 1], img.shape)
+    img[rr, cc] = grey
+    return (int(rr.min()), int(cc.min()), int(rr.max()) + 1, int(cc.max()) + 1)
+
+
+def spread_image(width=10, nucleus=True):
+    """A light slide with eight rods at all angles and, optionally, a big round nucleus."""
+    img = np.full((300, 320), 0.92, np.float32)
+    boxes = []
+    for k, (r, c) in enumerate([(50, 50), (50, 150), (50, 250), (140, 60), (140, 160),
+                                (230, 50), (230, 150), (140, 260)]):  # fmt: skip
+        boxes.append(rod(img, (r, c), 60 + 5 * k, width, 25 * k))
+    if nucleus:
+        yy, xx = np.mgrid[:300, :320]
+        img[(yy - 240) ** 2 + (xx - 260) ** 2 < 45**2] = 0.45
+    return img, np.array(boxes, float)
+
+
+def test_a_spread_is_brought_to_the_segmenters_chromosome_width_whatever_its_magnification():
+    for width in (8, 14, 20):
+        img, _ = spread_image(width)
+        s = read_spread(img)
+        assert s.radius == pytest.approx(width / 2, rel=0.25)
+        assert s.radius * s.factor == pytest.approx(NET_RADIUS, rel=0.01)
+        assert s.ink.shape == pytest.approx(np.array(img.shape) * s.factor, abs=1)
+        assert s.ink.max() > 0.9 and np.median(s.ink) < 0.05  # ink 1, background 0
+
+
+def test_a_nucleus_does_not_set_the_chromosome_width():
+    img, _ = spread_image(10, nucleus=True)
+    ink = read_spread(img, factor=1.0).ink
+    assert chromosome_radius(ink) == pytest.approx(5, rel=0.25)
+
+
+def test_an_empty_slide_has_no_chromosome_width_and_keeps_a_usable_size():
+    s = read_spread(np.full((400, 600), 0.9, np.float32))
+    assert s.radius == 0.0 and max(s.ink.shape) <= 600
+
+
+def test_training_targets_keep_the_boxed_chromosomes_and_leave_the_nucleus_out():
+    img, boxes = spread_image(10)
+    s = read_spread(img, factor=1.0)
+    fg = chromosome_pixels(s.ink, boxes)
+    dark = s.ink > 0.5
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    nucleus = (yy - 240) ** 2 + (xx - 260) ** 2 < 46**2
+    assert not fg[nucleus].any()
+    rods = dark & ~nucleus
+    assert (fg & rods).sum() > 0.95 * rods.sum()
+
+
+def test_centre_targets_peak_at_each_box_centre_with_its_log_size():
+    boxes = np.array([[10, 20, 50, 40], [60, 60, 70, 100]], float)
+    heat, size, where = draw_centres((100, 120), boxes)
+    assert heat[30, 30] == 1.0 and heat[65, 80] == 1.0
+    assert np.isclose(np.exp(size[30, 30]), [40, 20]).all()
+    assert where.sum() == 18 and heat.max() == 1.0
+
+
+def test_box_matching_is_one_to_one_at_half_overlap():
+    truth = np.array([[0, 0, 10, 10], [0, 20, 10, 30]])
+    pred = np.array([[1, 1, 10, 10], [0, 0, 9, 10], [50, 50, 60, 60]])
+    assert box_iou(truth, pred).shape == (2, 3)
+    assert match_boxes(truth, pred) == [(0, 1)]  # the better of two, once
+
+
+def _obj(label, box, kind="chromosome", score=0.9):
+    r0, c0, r1, c1 = box
+    return SpreadObject(label, kind, box, np.ones((r1 - r0, c1 - c0), bool), score)
+
+
+def test_crossing_chromosomes_each_stay_whole_and_their_shared_pixels_are_recorded():
+    a = _obj(1, (10, 20, 60, 26))  # upright
+    b = _obj(2, (30, 0, 36, 50))  # lying across it
+    nucleus = _obj(3, (70, 70, 90, 90), kind="nucleus")
+    painted = paint([a, b, nucleus], (100, 100))
+    assert painted.shared == {(1, 2): 36}
+    assert set(np.unique(painted.labels)) == {0, 1, 2}  # the nucleus gets no label
+    assert (painted.labels == 1).sum() + (painted.labels == 2).sum() == 300 + 300 - 36
+    assert a.full_mask((100, 100)).sum() == 300  # the object itself keeps every pixel
+
+
+def test_a_karyotype_is_claimed_only_for_a_complete_cell():
+    cell = [_obj(k, (0, 0, 20, 5)) for k in range(1, 47)]
+    assert completeness(cell, 46) == []
+    assert completeness(cell[:40], 40) == ["spread: 40 chromosomes: no karyotype"]
+    cluster = [*cell[:45], _obj(46, (0, 0, 40, 20))]
+    why = "spread: 1 cluster unresolved, 46 chromosomes: no karyotype"
+    assert completeness(cluster, 46) == [why]
+    doubt = [*cell[:45], _obj(46, (0, 0, 20, 5), score=0.2)]
+    assert "1 chromosome in doubt" in completeness(doubt, 46)[0]
+    with_debris = [*cell, _obj(47, (0, 0, 30, 30), kind="debris")]
+    assert completeness(with_debris, 46) == []
+
+
+def test_nuclei_and_debris_are_rows_of_the_table_that_are_never_counted():
+    table = empty_features(2)
+    table["label"] = [1, 2]
+    table["assigned"] = ["1", "1"]
+    left = [_obj(3, (5, 5, 40, 40), kind="nucleus"), _obj(4, (50, 50, 55, 58), kind="debris")]
+    full = with_left_out(table, left)
+    assert list(full["kind"]) == ["chromosome", "chromosome", "nucleus", "debris"]
+    assert list(full.loc[2, ["bbox-0", "bbox-1", "bbox-2", "bbox-3"]]) == [5, 5, 40, 40]
+    assert summarize(full).count == 2
+    assert isinstance(full, pd.DataFrame) and full.loc[3, "assigned"] == ""
