@@ -4,11 +4,12 @@ The network (trained by ``training.spread_fit`` on labelled metaphases) gives, i
 frame (:mod:`.spread`), the chance of each pixel being chromosome (not nucleus or debris), a
 heatmap of chromosome centres and each chromosome's box size. :func:`find_objects` reads them:
 
-1. **chromosomes** are the heatmap's peaks over :data:`PEAK`, each with its box (centre and
-   size); a box that mostly repeats a stronger one is dropped (:data:`SAME_BOX`);
-2. the chromosome pixels (chance over one half, at the image's own resolution) are shared out
-   among them by a watershed from each centre's nearest chromosome pixel, each kept inside its
-   own box grown by a little: touching chromosomes are cut where the two meet;
+1. the **chromosome pixels** (chance over one half, at the image's own resolution) fall into
+   parts; a part with no centre is one chromosome;
+2. a part holding two centres or more (heatmap peaks over :data:`SPLIT`, each with its box; a
+   box that mostly repeats a stronger one dropped, :data:`SAME_BOX`) is **touching
+   chromosomes**, cut where they meet by a watershed from each centre's nearest chromosome pixel;
+   each chromosome's score is the highest centre height on it;
 3. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
    chromosome widths thick or more) or **debris**, never counted.
 """
@@ -31,8 +32,12 @@ SAME_BOX = 0.7
 """A box whose intersection with a stronger box covers this share of the smaller is the same
 chromosome found twice."""
 
-GROW = 0.15
-"""Each chromosome may take pixels this share of its box's size beyond the box."""
+SPLIT = 0.2
+"""A heatmap peak this high or more is a centre that cuts touching chromosomes apart."""
+
+SMALLEST = 1.0
+"""A chromosome covers at least this many discs of the typical half-width (the smallest, 21, 22
+and Y, about 2.5); smaller dark specks are debris."""
 
 MODEL_NAME = "spread_segmenter.keras"
 
@@ -130,44 +135,38 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
-    from napari_karyotype.segmentation.spread import resample
+    from napari_karyotype.segmentation.spread import NET_RADIUS, resample
 
     chrom, centre, log_size = seg.maps(spread.ink)
     f = spread.factor
     h, w = spread.shape
-    found = boxes_from_maps(centre, log_size)
-    # chromosome pixels at the image's resolution
-    prob = resample(chrom, 1.0 / f)
-    prob = _fit(prob, (h, w))
-    fg = prob > 0.5
+    # chromosome pixels and centre heights at the image's resolution
+    fg = _fit(resample(chrom, 1.0 / f), (h, w)) > 0.5
+    height = _fit(resample(centre, 1.0 / f), (h, w))
+    radius = spread.radius or NET_RADIUS / f
+    markers = np.zeros((h, w), np.int32)
+    for k, (_s, (r, c), box) in enumerate(boxes_from_maps(centre, log_size, SPLIT), start=1):
+        r0, c0, r1, c1 = (v / f for v in box)
+        lim = (max(int(r0), 0), max(int(c0), 0), min(int(np.ceil(r1)), h), min(int(np.ceil(c1)), w))
+        y, x = _nearest_on(fg, (r + 0.5) / f, (c + 0.5) / f, lim)
+        if y is not None and markers[y, x] == 0:
+            markers[y, x] = k
+    # touching chromosomes: a part with two centres or more is cut between them
+    region = watershed(-ndi.distance_transform_edt(fg), markers, mask=fg)
+    parts, n = ndi.label(fg)
+    unmarked = (region == 0) & fg  # a part with no centre is one chromosome
+    region[unmarked] = parts[unmarked] + int(markers.max())
     objects: list[SpreadObject] = []
-    if found:
-        markers = np.zeros((h, w), np.int32)
-        limits = []
-        for k, (_s, (r, c), box) in enumerate(found, start=1):
-            r0, c0, r1, c1 = (v / f for v in box)
-            gr, gc = GROW * (r1 - r0), GROW * (c1 - c0)
-            lim = (
-                max(int(r0 - gr), 0), max(int(c0 - gc), 0),
-                min(int(np.ceil(r1 + gr)), h), min(int(np.ceil(c1 + gc)), w),
-            )  # fmt: skip
-            limits.append(lim)
-            y, x = _nearest_on(fg, (r + 0.5) / f, (c + 0.5) / f, lim)
-            if y is not None and markers[y, x] == 0:
-                markers[y, x] = k
-        dist = ndi.distance_transform_edt(fg)
-        region = watershed(-dist, markers, mask=fg)
-        for k, ((score, _p, _box), lim) in enumerate(zip(found, limits, strict=True), start=1):
-            r0, c0, r1, c1 = lim
-            own = region[r0:r1, c0:c1] == k
-            if not own.any():
-                continue
-            lab, n = ndi.label(own)
-            if n > 1:  # keep the piece at the marker (watershed pieces of one label connect)
-                sizes = np.bincount(lab.ravel())[1:]
-                own = lab == 1 + int(np.argmax(sizes))
-            obj = SpreadObject(k, "chromosome", lim, ndi.binary_fill_holes(own), score)
-            objects.append(crop_to_mask(obj))
+    smallest = SMALLEST * np.pi * radius**2
+    for sl_id, sl in enumerate(ndi.find_objects(region), start=1):
+        if sl is None:
+            continue
+        own = ndi.binary_fill_holes(region[sl] == sl_id)
+        if own.sum() < smallest:
+            continue
+        score = float(height[sl][own].max())
+        box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+        objects.append(crop_to_mask(SpreadObject(0, "chromosome", box, own, score)))
     objects += _leftovers(image, spread, fg, objects)
     for i, obj in enumerate(objects, start=1):
         obj.label = i
