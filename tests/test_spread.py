@@ -129,3 +129,22 @@ def test_nuclei_and_debris_are_rows_of_the_table_that_are_never_counted():
     assert list(full.loc[2, ["bbox-0", "bbox-1", "bbox-2", "bbox-3"]]) == [5, 5, 40, 40]
     assert summarize(full).count == 2
     assert isinstance(full, pd.DataFrame) and full.loc[3, "assigned"] == ""
+
+
+def test_two_crossing_chromosomes_are_each_kept_whole():
+    from napari_karyotype.segmentation.spread_model import crossing
+
+    img = np.zeros((120, 120), np.float32)
+    rod(img, (60, 60), 90, 10, 0, grey=1.0)
+    rod(img, (60, 60), 80, 10, 70, grey=1.0)
+    mask = img > 0.5
+    a, b = crossing(mask, 5.0)
+    assert (a | b).sum() == mask.sum()  # together the whole X
+    assert (a & b).sum() > 50  # the crossing's pixels held by both
+    for one in (a, b):  # each a straight rod: long and thin
+        rr, cc = np.nonzero(one)
+        evals = np.linalg.eigvalsh(np.cov(np.vstack([rr, cc]).astype(float)))
+        assert evals[1] > 15 * evals[0]
+    straight = np.zeros((120, 120), bool)
+    rod(straight.view(np.uint8), (60, 60), 90, 10, 30, grey=1)
+    assert crossing(straight, 5.0) is None  # one chromosome is no crossing

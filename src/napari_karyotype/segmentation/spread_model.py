@@ -10,7 +10,10 @@ heatmap of chromosome centres and each chromosome's box size. :func:`find_object
    box that mostly repeats a stronger one dropped, :data:`SAME_BOX`) is **touching
    chromosomes**, cut where they meet by a watershed from each centre's nearest chromosome pixel;
    each chromosome's score is the highest centre height on it;
-3. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
+3. an X-shaped part is two chromosomes **crossing** (:func:`crossing`): each is kept whole, with
+   the pixels where they cross, which the label image can give to one only
+   (:func:`.objects.paint` records them);
+4. dark parts of the spread that hold no chromosome are kept as **nuclei** (round, solid, three
    chromosome widths thick or more) or **debris**, never counted.
 """
 
@@ -34,6 +37,16 @@ chromosome found twice."""
 
 SPLIT = 0.2
 """A heatmap peak this high or more is a centre that cuts touching chromosomes apart."""
+
+CROSS_ZONE = 1.8
+"""Half-widths around a crossing's centre that both crossing chromosomes hold."""
+
+ARM = 0.3
+"""An arm of a crossing covers this many squared half-widths or more (less: a bump)."""
+
+STRAIGHT = 0.7
+"""Two arms are one chromosome through a crossing when their directions from it are this close
+to opposite (cosine under minus this, about 45 degrees off straight at most)."""
 
 SMALLEST = 1.0
 """A chromosome covers at least this many discs of the typical half-width (the smallest, 21, 22
@@ -166,11 +179,47 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
             continue
         score = float(height[sl][own].max())
         box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
-        objects.append(crop_to_mask(SpreadObject(0, "chromosome", box, own, score)))
+        for mask in crossing(own, radius) or [own]:
+            objects.append(crop_to_mask(SpreadObject(0, "chromosome", box, mask, score)))
     objects += _leftovers(image, spread, fg, objects)
     for i, obj in enumerate(objects, start=1):
         obj.label = i
     return objects
+
+
+def crossing(mask: np.ndarray, radius: float) -> list[np.ndarray] | None:
+    """The two whole chromosomes of an X-shaped part (two chromosomes crossing), each with the
+    pixels where they cross; None for any other shape.
+
+    Two chromosomes cross where the part is thickest (the widest disc inside it); taken out
+    there (a disc of :data:`CROSS_ZONE` half-widths), the part falls into four arms, and the arms
+    pair into two nearly straight lines through the crossing (opposite directions,
+    :data:`STRAIGHT`)."""
+    from scipy import ndimage as ndi
+
+    edt = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    cy, cx = np.unravel_index(int(np.argmax(edt)), edt.shape)
+    yy, xx = np.ogrid[: mask.shape[0], : mask.shape[1]]
+    zone = (yy - cy) ** 2 + (xx - cx) ** 2 <= (CROSS_ZONE * radius) ** 2
+    arms, n = ndi.label(mask & ~zone)
+    sizes = np.bincount(arms.ravel(), minlength=n + 1)[1:]
+    big = np.flatnonzero(sizes >= ARM * radius**2) + 1
+    if len(big) != 4:
+        return None
+    dirs = []
+    for a in big:
+        v = np.argwhere(arms == a).mean(axis=0) - (cy, cx)
+        dirs.append(v / max(np.hypot(*v), 1e-6))
+    pairs = [((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))]
+    cost = [float(dirs[a] @ dirs[b] + dirs[c] @ dirs[d]) for (a, b), (c, d) in pairs]
+    best = int(np.argmin(cost))
+    if cost[best] > -2 * STRAIGHT:
+        return None
+    shared = mask & zone
+    return [
+        ndi.binary_fill_holes((arms == big[i]) | (arms == big[j]) | shared)
+        for i, j in pairs[best]
+    ]
 
 
 def _fit(a: np.ndarray, shape) -> np.ndarray:
