@@ -38,8 +38,10 @@ chromosome found twice."""
 SPLIT = 0.2
 """A heatmap peak this high or more is a centre that cuts touching chromosomes apart."""
 
-CROSS_ZONE = 1.8
-"""Half-widths around a crossing's centre that both crossing chromosomes hold."""
+CROSS_ZONE = (1.8, 2.3)
+"""Half-widths around a crossing's centre that both crossing chromosomes hold, tried in turn
+(a short arm is lost in the larger zone; two arms at an acute angle stay joined in the
+smaller)."""
 
 ARM = 0.3
 """An arm of a crossing covers this many squared half-widths or more (less: a bump)."""
@@ -200,26 +202,29 @@ def crossing(mask: np.ndarray, radius: float) -> list[np.ndarray] | None:
     edt = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     cy, cx = np.unravel_index(int(np.argmax(edt)), edt.shape)
     yy, xx = np.ogrid[: mask.shape[0], : mask.shape[1]]
-    zone = (yy - cy) ** 2 + (xx - cx) ** 2 <= (CROSS_ZONE * radius) ** 2
-    arms, n = ndi.label(mask & ~zone)
-    sizes = np.bincount(arms.ravel(), minlength=n + 1)[1:]
-    big = np.flatnonzero(sizes >= ARM * radius**2) + 1
-    if len(big) != 4:
-        return None
-    dirs = []
-    for a in big:
-        v = np.argwhere(arms == a).mean(axis=0) - (cy, cx)
-        dirs.append(v / max(np.hypot(*v), 1e-6))
-    pairs = [((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))]
-    cost = [float(dirs[a] @ dirs[b] + dirs[c] @ dirs[d]) for (a, b), (c, d) in pairs]
-    best = int(np.argmin(cost))
-    if cost[best] > -2 * STRAIGHT:
-        return None
-    shared = mask & zone
-    return [
-        ndi.binary_fill_holes((arms == big[i]) | (arms == big[j]) | shared)
-        for i, j in pairs[best]
-    ]
+    near = (yy - cy) ** 2 + (xx - cx) ** 2
+    for zone_radius in CROSS_ZONE:
+        zone = near <= (zone_radius * radius) ** 2
+        arms, n = ndi.label(mask & ~zone)
+        sizes = np.bincount(arms.ravel(), minlength=n + 1)[1:]
+        big = np.flatnonzero(sizes >= ARM * radius**2) + 1
+        if len(big) != 4:
+            continue
+        dirs = []
+        for a in big:
+            v = np.argwhere(arms == a).mean(axis=0) - (cy, cx)
+            dirs.append(v / max(np.hypot(*v), 1e-6))
+        pairs = [((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))]
+        cost = [float(dirs[a] @ dirs[b] + dirs[c] @ dirs[d]) for (a, b), (c, d) in pairs]
+        best = int(np.argmin(cost))
+        if cost[best] > -2 * STRAIGHT:
+            return None
+        shared = mask & zone
+        return [
+            ndi.binary_fill_holes((arms == big[i]) | (arms == big[j]) | shared)
+            for i, j in pairs[best]
+        ]
+    return None
 
 
 def _fit(a: np.ndarray, shape) -> np.ndarray:
