@@ -33,6 +33,11 @@ AXIS_REACH = 1.0
 (and within its length) are its own part hidden by the crossing."""
 
 
+KEEP_UNFOUND = 0.5
+"""Separating again: a chromosome of the region whose pixels the new ones cover less than this
+share is kept as it was (the segmenter did not find it again)."""
+
+
 @dataclass(frozen=True)
 class MetaphaseCell:
     """A metaphase and everything that follows from its objects."""
@@ -327,7 +332,15 @@ def separate(objects, image: np.ndarray, region: np.ndarray, segmenter=None) -> 
         raise KaryotypeError("the segmenter finds no chromosome inside the shape")
     first = _next_label(objects)
     made = []
+    found_px = np.zeros(image.shape, bool)
     for k, o in enumerate(new):
         b = (o.box[0] + r0, o.box[1] + c0, o.box[2] + r0, o.box[3] + c0)
         made.append(crop_to_mask(SpreadObject(first + k, "chromosome", b, o.mask.copy(), o.score)))
-    return [*_without(objects, [o.label for o in old]), *made]
+        found_px[b[0] : b[2], b[1] : b[3]] |= o.mask
+
+    # a chromosome the segmenter does not find again is kept, never lost
+    def refound(o) -> bool:
+        return found_px[o.box[0] : o.box[2], o.box[1] : o.box[3]][o.mask].mean() >= KEEP_UNFOUND
+
+    gone = [o.label for o in old if refound(o)]
+    return [*_without(objects, gone), *made]
