@@ -67,7 +67,7 @@ class Session:
     def shot(self, name):
         self.n += 1
         pump(0.3)
-        path = self.shots / f"{self.n:02d}_{name}.png"
+        path = self.shots / f"{self.n:02d}_{name.replace(' ', '_')}.png"
         self.v.screenshot(str(path), canvas_only=False, flash=False)
         return path
 
