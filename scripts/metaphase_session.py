@@ -84,9 +84,11 @@ class Session:
         r0, c0 = boxes[:, :2].min(0)
         r1, c1 = boxes[:, 2:].max(0)
         h, w = after.labels.shape
-        self.v.camera.center = ((r0 + r1) / 2, (c0 + c1) / 2)
+        scene = getattr(self.v, "scene", None)  # napari >= 0.9; viewer.camera before
+        camera = scene.camera if scene is not None else self.v.camera
+        camera.center = ((r0 + r1) / 2, (c0 + c1) / 2)
         span = max(r1 - r0, c1 - c0, 40.0) * 3
-        self.v.camera.zoom = self.v.camera.zoom * max(h, 2 * w) / span / 1.5
+        camera.zoom = camera.zoom * max(h, 2 * w) / span / 1.5
 
     def gesture(self, kind, vertices):
         layer = self.v.layers["gestures"]
