@@ -24,6 +24,7 @@ def test_manifest_is_valid_and_importable(manifest):
         "Segment",
         "Classify",
         "Export",
+        "Metaphase",
     }
     (reader,) = contributions.readers
     assert reader.command == "napari-karyotype.get_reader"

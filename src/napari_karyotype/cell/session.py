@@ -2,8 +2,9 @@
 
 A session of image ``cell.jpg`` is the folder ``cell.karyotype/`` (next to the image, or in a
 folder the user picks) holding ``labels.npz`` (compressed label image), ``features.csv`` and
-``session.json`` (image path, image shape, time). Writes go to temporary names then are renamed,
-so a crash while saving leaves the previous save whole. Qt-free.
+``session.json`` (image path, image shape, time), and for a metaphase ``objects.npz`` (every
+chromosome whole, nuclei and debris: ``segmentation.objects.pack_objects``). Writes go to
+temporary names then are renamed, so a crash while saving leaves the previous save whole. Qt-free.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SUFFIX = ".karyotype"
 LABELS_FILE = "labels.npz"
 FEATURES_FILE = "features.csv"
 META_FILE = "session.json"
+OBJECTS_FILE = "objects.npz"
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Session:
     labels: np.ndarray
     features: pd.DataFrame | None
     meta: dict
+    objects: list | None = None
+    """A metaphase's objects (``SpreadObject``), None where none were saved."""
 
 
 def session_dir(image_path: str | Path, folder: str | Path | None = None) -> Path:
@@ -48,9 +52,15 @@ def _replace(tmp: Path, final: Path) -> None:
 
 
 def save_session(
-    where: str | Path, labels: np.ndarray, features: pd.DataFrame | None, meta: dict | None = None
+    where: str | Path,
+    labels: np.ndarray,
+    features: pd.DataFrame | None,
+    meta: dict | None = None,
+    objects: list | None = None,
 ) -> Path:
-    """Write a session into folder ``where`` (made if needed); returns the folder."""
+    """Write a session into folder ``where`` (made if needed); returns the folder. ``objects``:
+    a metaphase's objects (None leaves an earlier ``objects.npz`` as it is; the loader checks
+    it against the labels)."""
     where = Path(where)
     try:
         where.mkdir(parents=True, exist_ok=True)
@@ -66,6 +76,12 @@ def save_session(
             _replace(tmp, where / FEATURES_FILE)
         else:
             (where / FEATURES_FILE).unlink(missing_ok=True)
+        if objects is not None:
+            from napari_karyotype.segmentation.objects import pack_objects
+
+            tmp = where / f".{OBJECTS_FILE}.tmp.npz"
+            np.savez_compressed(tmp, **pack_objects(objects))
+            _replace(tmp, where / OBJECTS_FILE)
         info = {**(meta or {}), "shape": list(labels.shape), "saved": time.time()}
         tmp = where / f".{META_FILE}.tmp"
         tmp.write_text(json.dumps(info, indent=1, default=str))
@@ -95,9 +111,15 @@ def load_session(where: str | Path) -> Session:
             from napari_karyotype.cell.export import read_table_csv
 
             features = read_table_csv(where / FEATURES_FILE)
+        objects = None
+        if (where / OBJECTS_FILE).is_file():
+            from napari_karyotype.segmentation.objects import unpack_objects
+
+            with np.load(where / OBJECTS_FILE) as npz:
+                objects = unpack_objects(npz)
     except (OSError, ValueError, KeyError) as err:
         raise KaryotypeError(f"{where}: damaged session ({err})") from None
-    return Session(labels, features, meta)
+    return Session(labels, features, meta, objects)
 
 
 class Autosaver:
@@ -115,9 +137,9 @@ class Autosaver:
         self.last_path: Path | None = None
         self.last_seconds = 0.0
 
-    def submit(self, where, labels, features, meta=None) -> None:
+    def submit(self, where, labels, features, meta=None, objects=None) -> None:
         with self._cond:
-            self._pending = (where, labels, features, meta)
+            self._pending = (where, labels, features, meta, objects)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="karyotype-autosave")
                 self._thread.daemon = True

@@ -102,3 +102,34 @@ def object_of_label(labels: np.ndarray, label: int) -> SpreadObject:
     box = tight_box(labels == label) or (0, 0, 0, 0)
     r0, c0, r1, c1 = box
     return SpreadObject(int(label), "chromosome", box, labels[r0:r1, c0:c1] == label)
+
+
+def pack_objects(objects) -> dict[str, np.ndarray]:
+    """Objects as plain arrays (for ``np.savez``): labels, kinds, boxes, scores, the masks'
+    bits one after another."""
+    objects = list(objects)
+    bits = [np.packbits(o.mask.ravel()) for o in objects]
+    return {
+        "label": np.array([o.label for o in objects], np.int64),
+        "kind": np.array([o.kind for o in objects], dtype="U10"),
+        "box": np.array([o.box for o in objects], np.int64).reshape(-1, 4),
+        "score": np.array([o.score for o in objects], np.float64),
+        "ends": np.cumsum([len(b) for b in bits]).astype(np.int64),
+        "bits": np.concatenate(bits) if bits else np.zeros(0, np.uint8),
+    }
+
+
+def unpack_objects(arrays) -> list[SpreadObject]:
+    """The objects :func:`pack_objects` gave."""
+    out, start = [], 0
+    for lab, kind, box, score, end in zip(
+        arrays["label"], arrays["kind"], arrays["box"], arrays["score"], arrays["ends"],
+        strict=True,
+    ):  # fmt: skip
+        r0, c0, r1, c1 = (int(v) for v in box)
+        n = (r1 - r0) * (c1 - c0)
+        mask = np.unpackbits(arrays["bits"][start:end], count=n).astype(bool)
+        mask = mask.reshape(r1 - r0, c1 - c0)
+        out.append(SpreadObject(int(lab), str(kind), (r0, c0, r1, c1), mask, float(score)))
+        start = int(end)
+    return out

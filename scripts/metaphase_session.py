@@ -1,0 +1,287 @@
+"""A metaphase session as a user drives it, in a real napari viewer (run it under Xvfb).
+
+usage: xvfb-run -a python scripts/metaphase_session.py IMAGE --shots DIR
+
+Opens IMAGE (a copy in a fresh folder, so that its review is saved beside it), docks the
+Metaphase widget, presses "Karyotype this metaphase", then makes each correction once as a user
+would (drawing in the 'gestures' layer or picking a label): separate inside a shape, cut along a
+line, merge the two pieces again, mark two touching chromosomes as crossing, drop one as debris,
+restore it, set a class. After each step a screenshot goes into DIR and undo is checked to give
+back the previous state exactly (then redone). Finally the image is closed and opened again:
+the saved review is offered and restored as it was. Prints ``session ok`` at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def pump(seconds=0.05):
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def wait(widget, limit=600):
+    t0 = time.time()
+    while widget.worker is not None and time.time() - t0 < limit:
+        pump(0.02)
+    assert widget.worker is None, "the worker did not finish"
+    pump(0.2)
+
+
+def same_cell(a, b) -> bool:
+    """Two cells show the same: objects, labels, table, karyogram."""
+    objs = len(a.objects) == len(b.objects) and all(
+        (x.label, x.kind, x.box) == (y.label, y.kind, y.box) and np.array_equal(x.mask, y.mask)
+        for x, y in zip(a.objects, b.objects, strict=True)
+    )
+    return (
+        objs
+        and np.array_equal(a.labels, b.labels)
+        and a.table.reset_index(drop=True).equals(b.table.reset_index(drop=True))
+        and np.array_equal(a.karyogram, b.karyogram)
+        and a.summary == b.summary
+    )
+
+
+def centre(obj):
+    return np.argwhere(obj.mask).mean(0) + np.array(obj.box[:2], float)
+
+
+class Session:
+    def __init__(self, viewer, widget, shots: Path):
+        self.v, self.w, self.shots, self.n = viewer, widget, shots, 0
+
+    def shot(self, name):
+        self.n += 1
+        pump(0.3)
+        path = self.shots / f"{self.n:02d}_{name.replace(' ', '_')}.png"
+        self.v.screenshot(str(path), canvas_only=False, flash=False)
+        return path
+
+    def focus(self, before, after):
+        """Zoom onto what a step changed (the objects one cell has and the other has not)."""
+        key = lambda o: (o.label, o.kind)  # noqa: E731
+        old, new = {key(o) for o in before.objects}, {key(o) for o in after.objects}
+        changed = [o for o in before.objects if key(o) not in new]
+        changed += [o for o in after.objects if key(o) not in old]
+        self.v.reset_view()
+        if not changed:
+            return
+        boxes = np.array([o.box for o in changed], float)
+        r0, c0 = boxes[:, :2].min(0)
+        r1, c1 = boxes[:, 2:].max(0)
+        h, w = after.labels.shape
+        scene = getattr(self.v, "scene", None)  # napari >= 0.9; viewer.camera before
+        camera = scene.camera if scene is not None else self.v.camera
+        camera.center = ((r0 + r1) / 2, (c0 + c1) / 2)
+        span = max(r1 - r0, c1 - c0, 40.0) * 3
+        camera.zoom = camera.zoom * max(h, 2 * w) / span / 1.5
+
+    def gesture(self, kind, vertices):
+        layer = self.v.layers["gestures"]
+        layer.add([np.asarray(vertices, float)], shape_type=kind)
+        pump(0.1)
+
+    def step(self, name, action, check):
+        """Run one correction, check it, screenshot, then undo (exact) and redo."""
+        before = self.w.cell
+        action()
+        wait(self.w)
+        after = self.w.cell
+        assert after is not before, f"{name}: nothing happened ({self.w.status.value})"
+        check(before, after)
+        self.focus(before, after)
+        self.shot(name)
+        self.v.reset_view()
+        self.w.undo()
+        assert same_cell(self.w.cell, before), f"{name}: undo did not give the state back"
+        self.w.redo()
+        assert same_cell(self.w.cell, after), f"{name}: redo did not give the step back"
+        print(f"{name}: {after.summary.count} chromosomes ({self.w.status.value})", flush=True)
+        return after
+
+
+def run(image: Path, shots: Path) -> None:
+    import napari
+
+    from napari_karyotype.cell import corrections as cc
+
+    shots.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="metaphase-session-"))
+    path = work / image.name
+    shutil.copy(image, path)
+    v = napari.Viewer(show=True)
+    v.window.resize(1600, 1000)
+    _dock, w = v.window.add_plugin_dock_widget("napari-karyotype", "Metaphase")
+    layer = v.open(str(path), plugin="napari-karyotype")[0]
+    w.image.value = layer
+    s = Session(v, w, shots)
+
+    # one button
+    w.run()
+    wait(w)
+    assert w.cell is not None, f"no result: {w.status.value}"
+    v.reset_view()
+    cell = w.cell
+    print(f"karyotyped: {w.summary.value.splitlines()[0]}", flush=True)
+    assert {"chromosomes", "left out", "karyogram", "gestures"} <= {x.name for x in v.layers}
+    s.shot("karyotyped")
+    shape = cell.labels.shape
+
+    # separate again inside a rectangle around the largest chromosome object (a cluster?)
+    big = max(cell.chromosomes, key=lambda o: o.area)
+    r0, c0, r1, c1 = big.box
+    s.step(
+        "separate",
+        lambda: (s.gesture("rectangle", [[r0 - 4, c0 - 4], [r1 + 4, c1 + 4]]), w.separate()),
+        lambda b, a: None,
+    )
+
+    # cut the longest chromosome across its middle
+    cell = w.cell
+    longest = max(cell.chromosomes, key=lambda o: o.area)
+    mid = centre(longest)
+    _c, _u, normal, half, _e = cc._axis(longest.mask)
+    reach = 3 * half + 6
+    s.step(
+        "cut",
+        lambda: (s.gesture("line", [mid - reach * normal, mid + reach * normal]), w.cut()),
+        lambda b, a: _check(a.summary.count == b.summary.count + 1, "cut: one more chromosome"),
+    )
+
+    # merge the two pieces again: a line from one to the other
+    cell = w.cell
+    pieces = sorted(cell.chromosomes, key=lambda o: -o.label)[:2]
+    s.step(
+        "merge",
+        lambda: (s.gesture("line", [centre(pieces[0]), centre(pieces[1])]), w.merge()),
+        lambda b, a: _check(a.summary.count == b.summary.count - 1, "merge: one fewer"),
+    )
+
+    # two touching chromosomes marked as crossing: a line from one to the other
+    cell = w.cell
+    pair = _touching_pair(cell, shape)
+    if pair is None:
+        print("cross: no two chromosomes touch here: skipped", flush=True)
+    else:
+        a_obj, b_obj = (cell.object(lab) for lab in pair)
+        s.step(
+            "cross",
+            lambda: (s.gesture("line", [_on(a_obj), _on(b_obj)]), w.cross()),
+            lambda b, a: _check(
+                a.summary.count == b.summary.count and len(a.shared) >= 1, "cross: a shared pair"
+            ),
+        )
+
+    # drop the smallest chromosome as debris, then restore it
+    cell = w.cell
+    small = min(cell.chromosomes, key=lambda o: o.area)
+    v.layers["chromosomes"].selected_label = small.label
+    s.step(
+        "drop",
+        lambda: w.drop(),
+        lambda b, a: _check(
+            a.summary.count == b.summary.count - 1 and small.label in a.left_out_labels(), "drop"
+        ),
+    )
+    v.layers["left out"].selected_label = small.label
+    s.step(
+        "restore",
+        lambda: w.restore(),
+        lambda b, a: _check(a.summary.count == b.summary.count + 1, "restore: counted again"),
+    )
+
+    # verify a class by hand
+    first = int(w.cell.table["label"].iloc[0])
+    v.layers["chromosomes"].selected_label = first
+    s.step(
+        "set class",
+        lambda: w.set_class("7"),
+        lambda b, a: _check(
+            bool(a.table.set_index("label").loc[first, "verified"]), "set class: verified"
+        ),
+    )
+
+    # close and reopen: the saved review is offered and restored
+    final = w.cell
+    assert w._saver.flush(60), "autosave did not finish"
+    v.layers.clear()
+    pump(0.3)
+    layer = v.open(str(path), plugin="napari-karyotype")[0]
+    w.image.value = layer
+    pump(0.3)
+    assert w.restore_button.enabled, "the saved review is not offered"
+    restored = w.restore_review()
+    assert restored is not None, w.status.value
+    assert np.array_equal(restored.labels, final.labels), "restored labels differ"
+    cols = ["label", "assigned", "verified"]
+    assert restored.table[cols].equals(final.table[cols]), "restored classes differ"
+    assert np.array_equal(restored.karyogram, final.karyogram), "restored karyogram differs"
+    v.reset_view()
+    s.shot("restored")
+    print(f"restored: {w.summary.value.splitlines()[0]}", flush=True)
+    v.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _check(ok: bool, what: str) -> None:
+    assert ok, what
+
+
+def _on(obj):
+    """A pixel of the object, the one nearest its centre."""
+    pts = np.argwhere(obj.mask) + np.array(obj.box[:2])
+    return pts[np.argmin(((pts - centre(obj)) ** 2).sum(1))].astype(float)
+
+
+def _touching_pair(cell, shape):
+    """Two chromosomes that touch and that ``cross`` accepts (or None)."""
+    from scipy import ndimage as ndi
+
+    from napari_karyotype.cell import corrections as cc
+    from napari_karyotype.errors import KaryotypeError
+
+    labels = cell.labels
+    pairs = set()
+    for size in (3, 7):  # touching, or nearly (a pixel or two apart)
+        grown = ndi.grey_dilation(labels, size=size)
+        near = (labels > 0) & (grown != labels) & (grown > 0)
+        pairs |= {tuple(sorted(p)) for p in zip(labels[near], grown[near], strict=True)}
+    pairs = sorted((int(a), int(b)) for a, b in pairs)
+    for a, b in pairs:
+        try:
+            cc.cross(list(cell.objects), a, b, shape)
+            return a, b
+        except KaryotypeError:
+            continue
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("image", type=Path)
+    parser.add_argument("--shots", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if not args.image.is_file():
+        print(f"{args.image}: no such image", file=sys.stderr)
+        return 2
+    run(args.image, args.shots)
+    print("session ok", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

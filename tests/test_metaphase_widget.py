@@ -1,0 +1,101 @@
+"""The Metaphase widget: one-line errors, a correction with undo, and a whole scripted session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SCRIPT = ROOT / "scripts" / "metaphase_session.py"
+
+
+def _one_error(notes, *words):
+    assert len(notes.errors) == 1, notes.errors
+    message = notes.errors[0]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word in message, message
+    notes.errors.clear()
+
+
+def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, notes):
+    from napari_karyotype._widgets import MetaphaseWidget
+
+    viewer = make_napari_viewer()
+    w = MetaphaseWidget(viewer)
+    assert w.run() is None
+    _one_error(notes, "image layer")
+    for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore):
+        assert action() is None
+        _one_error(notes, "Karyotype this metaphase")
+    assert w.undo() is None
+    _one_error(notes, "nothing to undo")
+    assert len(viewer.layers) == 0
+
+
+def test_a_cut_drawn_as_a_line_follows_everywhere_and_undo_gives_the_cell_back(
+    make_napari_viewer, notes, qtbot
+):
+    from napari_karyotype._widgets import MetaphaseWidget
+    from napari_karyotype._widgets.display import table_of
+    from napari_karyotype.cell import corrections as cc
+    from napari_karyotype.classification.model import bundled_model_path
+    from test_corrections import SHAPE, _rod_cell
+
+    if not bundled_model_path().is_file():
+        pytest.skip("bundled classifier not present")
+    image, objects = _rod_cell()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="spread")
+    w = MetaphaseWidget(viewer)
+    cell = cc.classify(image, objects)
+    w.show(cell)
+    names = {layer.name for layer in viewer.layers}
+    assert {"chromosomes", "left out", "karyogram", "gestures", "classes"} <= names
+    assert viewer.layers["karyogram"].translate[1] > SHAPE[1]  # beside the spread
+    assert len(table_of(viewer.layers["chromosomes"])) == 10
+    viewer.layers["gestures"].add([np.array([[85.0, 120.0], [85.0, 140.0]])], shape_type="line")
+    w.cut()
+    qtbot.waitUntil(lambda: w.worker is None, timeout=60000)
+    assert not notes.errors, notes.errors
+    assert w.cell.summary.count == 11
+    assert len(table_of(viewer.layers["chromosomes"])) == 11
+    assert len(viewer.layers["gestures"].data) == 0  # the gesture is used up
+    assert "11 chromosomes" in w.summary.value
+    w.undo()
+    assert w.cell is cell
+    assert np.array_equal(viewer.layers["chromosomes"].data, cell.labels)
+    assert len(table_of(viewer.layers["chromosomes"])) == 10
+    viewer.layers["chromosomes"].selected_label = 3
+    w.drop()
+    qtbot.waitUntil(lambda: w.worker is None, timeout=60000)
+    assert 3 in set(np.unique(viewer.layers["left out"].data))
+    assert 3 not in set(np.unique(viewer.layers["chromosomes"].data))
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
+@pytest.mark.skipif(not (SHARED / "taichung").is_dir(), reason="shared Taichung data absent")
+def test_a_scripted_metaphase_session_gets_through(tmp_path):
+    from napari_karyotype.segmentation.spread_model import bundled_segmenter
+
+    if not bundled_segmenter().is_file():
+        pytest.skip("metaphase segmenter not present")
+    src = str(ROOT / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    image = SHARED / "taichung" / "images" / "103064.jpg"
+    run = subprocess.run(
+        [sys.executable, "-X", "faulthandler", str(SCRIPT), str(image), "--shots", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert "session ok" in run.stdout
+    shots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert len(shots) >= 7 and shots[0].endswith("karyotyped.png")
+    assert shots[-1].endswith("restored.png")
