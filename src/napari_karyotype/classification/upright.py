@@ -32,9 +32,10 @@ def upright(win: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     # skimage orientation: angle between the row axis and the major axis (radians)
     angle = -np.degrees(props.orientation)
     img = np.where(mask, win, 1.0)
-    if abs(angle) > 1.0:
-        img = rotate(img, angle, resize=True, order=1, cval=1.0, mode="constant")
-        mask = rotate(mask.astype(float), angle, resize=True, order=1, cval=0.0) >= 0.5
+    if abs(angle) > 1.0:  # both in one turn: ink as depth below white, the mask beside it
+        both = np.stack([1.0 - img, mask.astype(float)], axis=-1)
+        both = rotate(both, angle, resize=True, order=1, cval=0.0, mode="constant")
+        img, mask = 1.0 - both[..., 0], both[..., 1] >= 0.5
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if rows.size == 0:
         return img[:0, :0], mask[:0, :0], float(angle)
