@@ -5,10 +5,10 @@ one at which the typical chromosome is :data:`NET_RADIUS` pixels in half-width, 
 (ink 0 on the background, 1 at the darkest chromosome pixels). Both are measured on the spread
 itself, never set in pixels, so another laboratory's magnification or exposure reads the same:
 
-* the **background** is the grey of the page's light field (a high percentile: a spread is mostly
-  empty slide), the **dark** end a low percentile of the ink;
-* the **half-width** is the area-weighted median inradius of the dark components that are long
-  and thin (chromosomes) rather than round (nuclei): :func:`chromosome_radius`.
+* the **background** is the grey of the slide's light field (its commonest light grey: a spread
+  is mostly empty slide), the **dark** end a low percentile of the ink;
+* the **half-width** is the median inradius of the dark components that are long and thin
+  (chromosomes) rather than round (nuclei): :func:`chromosome_radius`.
 """
 
 from __future__ import annotations
@@ -44,9 +44,14 @@ class Spread:
 
 
 def ink_levels(image: np.ndarray) -> tuple[float, float]:
-    """``(background, dark)`` grey levels of a dark-on-light spread in [0, 1]."""
+    """``(background, dark)`` grey levels of a dark-on-light spread in [0, 1]: the commonest
+    light grey (the slide's field, not a white border round it) and a low percentile of the ink."""
+    from scipy import ndimage as ndi
+
     sample = image[:: max(1, image.shape[0] // 512), :: max(1, image.shape[1] // 512)]
-    background = float(np.percentile(sample, 90))
+    hist = ndi.gaussian_filter1d(np.histogram(sample, 256, (0.0, 1.0))[0].astype(float), 2)
+    light = np.arange(256) >= 64  # the field is light: a dark mode is a nucleus or a border
+    background = (int(np.argmax(np.where(light, hist, -1))) + 0.5) / 256
     dark = float(np.percentile(sample, 0.5))
     if background - dark < 0.05:
         dark = background - 0.05
@@ -62,8 +67,9 @@ def chromosome_radius(ink: np.ndarray, level: float = 0.3) -> float:
     """The typical chromosome half-width (px) of a spread's ink image, 0 if none is seen.
 
     Components of ``ink > level`` (after a light blur) are measured by their inradius; round
-    blobs (area under 2.5 discs of their inradius: nuclei, dots) and specks are left out, and the
-    median is weighted by area, so long chromosomes count for what they cover."""
+    blobs (area under 2.5 discs of their inradius: nuclei, dots) and specks are left out, and
+    the median is taken over the parts, each counting once: a few large blobs (nuclei cut by the
+    border, kidney-shaped ones) cannot outweigh the many chromosomes."""
     from scipy import ndimage as ndi
 
     smooth = ndi.gaussian_filter(np.asarray(ink, np.float32), 1.0)
@@ -78,10 +84,7 @@ def chromosome_radius(ink: np.ndarray, level: float = 0.3) -> float:
     keep = (radius >= 1.5) & (area >= 2.5 * np.pi * radius**2) & (area >= 20)
     if not keep.any():
         return 0.0
-    r, a = radius[keep], area[keep]
-    order = np.argsort(r)
-    cum = np.cumsum(a[order])
-    return float(r[order][np.searchsorted(cum, cum[-1] / 2)])
+    return float(np.median(radius[keep]))
 
 
 def resample(a: np.ndarray, factor: float, order: int = 1) -> np.ndarray:

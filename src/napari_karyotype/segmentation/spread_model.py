@@ -43,6 +43,10 @@ CROSS_ZONE = (1.8, 2.3)
 (a short arm is lost in the larger zone; two arms at an acute angle stay joined in the
 smaller)."""
 
+NUCLEUS = 2.5
+"""A solid part this many chromosome half-widths thick or more is an interphase nucleus: two
+chromosomes lying side by side are about two half-widths thick, and leave a groove between them."""
+
 CROSS_AREA = 14.0
 """Only a part this many squared half-widths or larger can be two chromosomes crossing (each of
 them at least 2.5 discs)."""
@@ -190,6 +194,10 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
             continue
         score = float(height[sl][own].max())
         box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+        if own.sum() >= NUCLEUS**2 * np.pi * radius**2 and _nucleus(own, radius):
+            box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+            objects.append(SpreadObject(0, "nucleus", box, own, 0.0))
+            continue
         pair = crossing(own, radius) if own.sum() >= CROSS_AREA * radius**2 else None
         for mask in pair or [own]:
             objects.append(crop_to_mask(SpreadObject(0, "chromosome", box, mask, score)))
@@ -198,6 +206,18 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
     for i, obj in enumerate(objects, start=1):
         obj.label = i
     return objects
+
+
+def _nucleus(mask: np.ndarray, radius: float) -> bool:
+    """A solid blob :data:`NUCLEUS` half-widths thick or more: an interphase nucleus (round,
+    kidney-shaped, or cut by the image's edge) that the segmenter took for chromosome. Touching
+    chromosomes side by side are two or three half-widths thick, and not solid."""
+    from scipy import ndimage as ndi
+
+    from napari_karyotype.segmentation.metaphase import SOLID, _solidity
+
+    inner = float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
+    return inner >= NUCLEUS * radius and _solidity(mask) >= SOLID
 
 
 def _grown(obj: SpreadObject, margin: float, shape) -> SpreadObject:
