@@ -148,3 +148,38 @@ def test_two_crossing_chromosomes_are_each_kept_whole():
     straight = np.zeros((120, 120), bool)
     rod(straight.view(np.uint8), (60, 60), 90, 10, 30, grey=1)
     assert crossing(straight, 5.0) is None  # one chromosome is no crossing
+
+
+def test_the_segmenter_trains_from_a_voc_folder_and_its_file_segments_a_spread(tmp_path):
+    """A seconds-long smoke training through the CLI: the file it writes loads and runs."""
+    from PIL import Image
+
+    from napari_karyotype.cli import main
+    from napari_karyotype.datasets.chromosomes import case_fraction
+    from napari_karyotype.segmentation import spread_model
+    from napari_karyotype.segmentation.spread import read_spread
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annotations").mkdir()
+    ids = [f"{1000 + k}1" for k in range(40)]
+    ids = [i for i in ids if case_fraction(i[:-1]) < 0.5][:2] + [
+        i for i in ids if case_fraction(i[:-1]) >= 0.5
+    ][:2]
+    for i in ids:
+        img, boxes = spread_image(10)
+        Image.fromarray((img * 255).astype(np.uint8)).save(tmp_path / "images" / f"{i}.jpg")
+        objects = "".join(
+            f"<object><name>A1</name><bndbox><xmin>{c0}</xmin><ymin>{r0}</ymin>"
+            f"<xmax>{c1 - 1}</xmax><ymax>{r1 - 1}</ymax></bndbox></object>"
+            for r0, c0, r1, c1 in boxes.astype(int)
+        )
+        (tmp_path / "annotations" / f"{i}.xml").write_text(f"<annotation>{objects}</annotation>")
+    out = tmp_path / "seg.keras"
+    code = main(["train-segmenter", str(tmp_path), "--out", str(out), "--epochs", "1",
+                 "--holdout", "0", "--val-holdout", "0.5", "--cache", str(tmp_path / "c.npz")])
+    assert code == 0 and out.is_file()
+    seg = spread_model.load_segmenter(out)
+    img, _ = spread_image(10)
+    objects = spread_model.find_objects(read_spread(img), seg, img)
+    assert all(o.kind in ("chromosome", "nucleus", "debris") for o in objects)
+    assert all(o.mask.shape == (o.box[2] - o.box[0], o.box[3] - o.box[1]) for o in objects)

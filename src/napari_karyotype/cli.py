@@ -16,6 +16,7 @@ from napari_karyotype.errors import KaryotypeError
 COMMANDS = {
     "segment": "Segment karyogram images into one label per chromosome.",
     "train": "Train the chromosome classifier on Hu et al.-format data.",
+    "train-segmenter": "Train the metaphase segmenter on a VOC folder of metaphases.",
     "evaluate": "Evaluate a classifier on Hu et al.-format data.",
     "analyze": "Rows, active contours, CNN and per-cell assignment over karyogram images.",
     "demo": "Open napari with the sample karyogram (or run it headless).",
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
         try:
-            module = importlib.import_module(f"napari_karyotype._cli.{name}")
+            module = importlib.import_module(f"napari_karyotype._cli.{name.replace('-', '_')}")
         except ModuleNotFoundError:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])

@@ -151,6 +151,7 @@ def train_spread_model(
 
     keras = import_keras()
     keras.utils.set_random_seed(seed)
+    batch = max(1, min(batch, len(train)))
     model = keras.models.load_model(init, compile=False) if init else build_unet()
     steps = max(len(train) // batch, 1)
     schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps, alpha=0.05)

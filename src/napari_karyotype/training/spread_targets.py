@@ -111,10 +111,12 @@ def prepare_folder(
         if (ids is None or xml.stem in ids) and img.is_file():
             pairs.append((img, xml))
             names.append(xml.stem)
-    if workers > 1:
+    if workers > 1 and len(pairs) >= 50 * workers:  # worth starting processes for
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers) as pool:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process holding TensorFlow
+        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
             done = list(pool.map(_prepare, pairs, chunksize=8))
     else:
         done = [_prepare(p) for p in pairs]
