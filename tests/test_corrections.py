@@ -176,7 +176,7 @@ def test_the_segmenter_run_again_inside_a_shape_takes_a_merged_cluster_apart(cla
     _c, u, normal, _h, _e = cc._axis(longest.mask)
     line = [mid - 40 * normal, mid + 40 * normal]
     cut = cc.correct(cell, cc.cut(cell.objects, line, shape, label=longest.label), classifier)
-    assert cut.summary.count == cell.summary.count + 1
+    assert cut.summary.count > cell.summary.count  # a cluster cut across may fall into more
     old, new = cell.table.set_index("label"), cut.table.set_index("label")
     kept = [lab for lab in old.index if lab in new.index]
     same_class = np.mean([old.loc[lab, "chromosome"] == new.loc[lab, "chromosome"] for lab in kept])

@@ -42,7 +42,7 @@ def test_table_csv_round_trip(composed, tmp_path):
     pd.testing.assert_frame_equal(back, table)
     assert path.read_text().splitlines()[0] == (
         "label,chromosome,confidence,second,second_confidence,assigned,verified,area,length,centroid,"
-        "layout,disagrees"
+        "layout,disagrees,kind,bbox-0,bbox-1,bbox-2,bbox-3"
     )
     with pytest.raises(KaryotypeError, match="cannot write"):
         write_table_csv(tmp_path / "no" / "such" / "x.csv", table)
