@@ -267,14 +267,26 @@ def test_metaphase_is_named_not_counted(drawn):
     assert karyogram.warnings == [] and karyogram.arranged
 
 
+def test_chromosomes_strewn_in_no_rows_are_a_metaphase(drawn):
+    """Upright chromosomes strewn over the slide stand in no rows: a metaphase. A karyogram's
+    single cut-out row, one band far wider than tall, stays a karyogram."""
+    strewn = clean_page(as_karyogram(_metaphase(drawn, seed=3, angles=False)).image)
+    assert not strewn.arranged and "not in rows" in strewn.warnings[0]
+    inked = np.flatnonzero((drawn.labels > 0).any(axis=1))
+    first = inked[: int(np.argmax(np.diff(inked) > 1)) + 1]  # the first row of the karyogram
+    row = drawn.image[max(first[0] - 20, 0) : first[-1] + 20]
+    assert clean_page(as_karyogram(row).image).arranged
+
+
 NUCLEI = ((200, 250, 110, 90), (1150, 1100, 100, 120), (250, 1150, 95, 95))
 
 
 def test_nuclei_name_a_metaphase(drawn):
     """Nuclei are evidence on their own (the chromosomes here stand upright), also where their
     area sets the page's typical width and the few chromosomes go as marks."""
-    upright = _metaphase(drawn, seed=3, angles=False)
-    assert clean_page(as_karyogram(upright).image).warnings == []
+    upright = clean_page(as_karyogram(_metaphase(drawn, seed=3, angles=False)).image)
+    assert len(upright.warnings) == 1 and "nucle" not in upright.warnings[0]
+    assert "diagonal" not in upright.warnings[0]  # upright, yet strewn in no rows
     page = clean_page(as_karyogram(_metaphase(drawn, seed=3, angles=False, nuclei=NUCLEI)).image)
     assert len(page.warnings) == 1 and "3 interphase nuclei" in page.warnings[0]
     for seed in range(3):  # eight chromosomes beside three nuclei, which outweigh them

@@ -39,6 +39,14 @@ that random angles give)."""
 FEW = 3
 """Fewer diagonal chromosomes than this are no evidence (a bent one, a mark)."""
 
+ROWS = 3
+"""Ink in fewer bands than this stands in no rows (the ISCN layout has four or five: 1-5, 6-12,
+13-18, 19-22 with X and Y; a bridge across one gap still leaves three)."""
+
+TALL = 0.35
+"""Ink this tall against the page's width or taller is a cell's worth (held-out Taichung spreads
+are 0.4 to 1.4; karyogram pages 0.34 to 0.78, in four bands or more; a cut-out row about 0.2)."""
+
 
 @dataclass
 class Part:
@@ -101,10 +109,26 @@ def directions(parts: list[Part], ref: float, thin: float) -> tuple[int, int, in
     return counts[0], counts[1], counts[2]
 
 
-def metaphase_warning(parts: list[Part], thin: float) -> str | None:
-    """One line if ``parts`` look like a raw metaphase rather than an arranged karyogram."""
+def bands(rows: np.ndarray, gap: float) -> int:
+    """How many horizontal bands of ink the page holds: ``rows`` tells which pixel rows hold
+    ink; bands are parted by ``gap`` or more empty rows."""
+    ys = np.flatnonzero(rows)
+    if ys.size == 0:
+        return 0
+    return 1 + int(np.count_nonzero(np.diff(ys) > max(gap, 1.0)))
+
+
+def metaphase_warning(
+    parts: list[Part], thin: float, *, rows: int | None = None, tall: float = 0.0
+) -> str | None:
+    """One line if ``parts`` look like a raw metaphase rather than an arranged karyogram.
+
+    ``rows``: the bands the page's ink stands in (:func:`bands`), ``tall`` the ink's height
+    over the page's width; None leaves the rows evidence out."""
     ref = typical_radius(parts)
     reasons = []
+    if rows is not None and rows < ROWS and tall >= TALL:
+        reasons.append(f"the chromosomes stand in {rows} band{'s' * (rows != 1)}, not in rows")
     upright, diagonal, flat = directions(parts, ref, thin)
     directed = upright + diagonal + flat
     if diagonal >= FEW and diagonal >= TILTED * directed:

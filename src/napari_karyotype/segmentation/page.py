@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-from napari_karyotype.segmentation.metaphase import Part, metaphase_warning
+from napari_karyotype.segmentation.metaphase import Part, bands, metaphase_warning
 
 COLOUR_CHROMA = 0.12
 """A component whose median chroma (max - min of R, G, B in [0, 1]) exceeds this is a coloured
@@ -143,7 +143,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
     furniture = lines.copy()
     objects, parts = [], []
     width, gain = 0.0, 1.0
-    blocks = None
+    blocks, rows, tall = None, None, 0.0
     if n:
         areas = np.bincount(lab.ravel(), minlength=n + 1)
         boxes = ndi.find_objects(lab)
@@ -181,6 +181,14 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         parts = [
             Part(lab[boxes[i - 1]] == i, int(areas[i]), radius[i]) for i in ids if i not in marks
         ]
+        # The rows the page's ink stands in, from every part a chromosome could be.
+        sizeable = [i for i in ids if i not in marks and areas[i] >= max(6.0, ref_r**2)]
+        filled = np.zeros(sh, bool)
+        for i in sizeable:
+            filled[boxes[i - 1][0]] |= (lab[boxes[i - 1]] == i).any(axis=1)
+        rows = bands(filled, ref_r)
+        ys = np.flatnonzero(filled)
+        tall = float(ys[-1] - ys[0] + 1) / sw if ys.size else 0.0
         # An arrow or a line stub ending on a chromosome.
         tail = _appendages(rest & ~furniture, ref_r)
         if tail.any():
@@ -222,7 +230,7 @@ def clean_page(image: np.ndarray, chroma: np.ndarray | None = None) -> Page:
         furniture = furniture | blocks
     page = Page(cleaned, furniture, width, gain=gain)
     page.count = len(objects)
-    metaphase = metaphase_warning(parts, THIN)
+    metaphase = metaphase_warning(parts, THIN, rows=rows, tall=tall)
     page.arranged = metaphase is None
     page.warnings = _warnings(objects, len(objects), metaphase)
     return page
