@@ -8,6 +8,7 @@ import pytest
 
 from napari_karyotype.cell.complete import completeness
 from napari_karyotype.cell.features import empty_features, summarize, with_left_out
+from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.segmentation.metrics import box_iou, match_boxes
 from napari_karyotype.segmentation.objects import SpreadObject, paint
 from napari_karyotype.segmentation.spread import NET_RADIUS, chromosome_radius, read_spread
@@ -183,3 +184,43 @@ def test_the_segmenter_trains_from_a_voc_folder_and_its_file_segments_a_spread(t
     objects = spread_model.find_objects(read_spread(img), seg, img)
     assert all(o.kind in ("chromosome", "nucleus", "debris") for o in objects)
     assert all(o.mask.shape == (o.box[2] - o.box[0], o.box[3] - o.box[1]) for o in objects)
+
+
+def test_rescorer_learns_which_candidates_are_chromosomes(tmp_path):
+    """Fitted on candidates whose right ones stand high and uncovered, the rescorer ranks
+    such candidates over low, covered ones, keeps a threshold, and survives a save and load;
+    a candidate is right only where its box matches a true box one to one."""
+    from napari_karyotype.segmentation.spread_candidates import (
+        FEATURES,
+        Candidate,
+        Rescorer,
+        rescorer_path,
+    )
+    from napari_karyotype.training.spread_rescore import fit, label
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.random(n) < 0.6
+    x = rng.normal(0, 1, (n, len(FEATURES)))
+    x[:, 0] += np.where(y, 1.5, -1.5)  # right ones: higher peaks
+    x[:, 2] += np.where(y, -1.0, 1.0)  # wrong ones: covered by a stronger box
+    rescorer = fit(x, y)
+    chance = rescorer.chance(x)
+    assert chance[y].mean() > 0.8 > 0.2 > chance[~y].mean()
+    assert 0.2 <= rescorer.keep <= 0.9
+    path = rescorer.save(rescorer_path(tmp_path / "seg.keras"))
+    assert path.name == "seg.rescore.json"
+    again = Rescorer.load(path)
+    assert np.allclose(again.chance(x), chance) and again.keep == rescorer.keep
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(KaryotypeError, match="bad.json: not a candidate rescorer"):
+        Rescorer.load(tmp_path / "bad.json")
+
+    truth = np.array([[0, 0, 10, 10], [20, 20, 30, 40]], float)
+    found = [
+        Candidate(0.9, (5, 5), (0, 0, 10, 10)),
+        Candidate(0.5, (5, 5), (1, 0, 10, 10)),  # the same chromosome again: one to one
+        Candidate(0.4, (25, 30), (20, 20, 30, 40)),
+        Candidate(0.3, (50, 50), (45, 45, 55, 55)),
+    ]
+    assert label(found, truth).tolist() == [True, False, True, False]

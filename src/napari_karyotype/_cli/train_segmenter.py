@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache", default=None, help="prepared spreads (npz): made once, read after"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rescore-spreads", type=int, default=100,
+        help="training spreads the candidate rescorer is fitted on (written beside --out)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,4 +61,27 @@ def run(args: argparse.Namespace) -> int:
         train, val, args.out, epochs=args.epochs, lr=args.learning_rate, seed=args.seed,
         init=args.init, log=lambda row: print(json.dumps(row), flush=True),
     )  # fmt: skip
+    fit_rescorer(args.out, train, args.rescore_spreads)
     return 0
+
+
+def fit_rescorer(model, train: list[dict], most: int) -> None:
+    """Learn which candidates of the trained segmenter are chromosomes, on up to ``most``
+    training spreads, and write the rescorer beside the model."""
+    from napari_karyotype.segmentation.spread_candidates import rescorer_path
+    from napari_karyotype.segmentation.spread_model import (
+        Segmenter,
+        forget_segmenter,
+        load_segmenter,
+    )
+    from napari_karyotype.training.spread_rescore import fit_on_spreads
+
+    loaded = load_segmenter(model)
+    segmenter = Segmenter(loaded.model, loaded.path)  # its own candidates, unrescored
+    chosen = train[:: max(1, len(train) // max(most, 1))][:most]
+    rescorer = fit_on_spreads(segmenter, chosen, log=lambda line: print(line, flush=True))
+    beside = rescorer_path(model)
+    beside.unlink(missing_ok=True)  # never a rescorer learned on another model's candidates
+    if rescorer is not None:
+        print(f"wrote {rescorer.save(beside)}", flush=True)
+    forget_segmenter(model)

@@ -16,12 +16,13 @@ COUNT_RANGE = (44, 48)
 """Counts one cell plausibly has (monosomies and trisomies included); outside it, the spread
 is not one whole cell, or not segmented right."""
 
-DOUBT = 0.6
-"""A chromosome the segmenter found with less confidence than this is in doubt: it may be
-debris, a piece of another, touching ones taken as one, or a second copy of one found twice.
-Measured on the Taichung validation cases (25 spreads): 98 % of the bundled segmenter's objects
-that match no true box score under 0.6, and 70 % of the right ones do too, so today a cell is
-rarely claimed: a claim on a count the segmenter could not see is the error to avoid."""
+DOUBT = 0.9
+"""A chromosome the segmenter found with a chance under this is in doubt: it may be debris, a
+piece of another, touching ones taken as one, or a second copy of one found twice. The chance is
+the segmenter's learned rescoring of its centre (``segmentation.spread_candidates``). Measured on
+20 Taichung validation spreads: 62 % of the objects that match no true box score under 0.9, and
+19 % of the right ones do too, so a cell is rarely claimed: a claim on a count the segmenter could
+not see is the error to avoid."""
 
 CLUSTER = 2.6
 """A chromosome object this many times the cell's median area or more is a cluster of several

@@ -6,10 +6,11 @@ heatmap of chromosome centres and each chromosome's box size. :func:`find_object
 
 1. the **chromosome pixels** (chance over one half, at the image's own resolution) fall into
    parts; a part with no centre is one chromosome;
-2. a part holding two centres or more (heatmap peaks over :data:`SPLIT`, each with its box; a
-   box that mostly repeats a stronger one dropped, :data:`SAME_BOX`) is **touching
-   chromosomes**, cut where they meet by a watershed from each centre's nearest chromosome pixel;
-   each chromosome's score is the highest centre height on it;
+2. a part holding two centres or more is **touching chromosomes**, cut where they meet by a
+   watershed from each centre's nearest chromosome pixel. The centres are the candidates the
+   segmenter's learned rescorer keeps (:mod:`.spread_candidates`), each chromosome's score the
+   chance it gives; a segmenter without one takes the heatmap peaks over :data:`SPLIT` (a box
+   that mostly repeats a stronger one dropped, :data:`SAME_BOX`), scored by their height;
 3. an X-shaped part is two chromosomes **crossing** (:func:`crossing`): each is kept whole, with
    the pixels where they cross, which the label image can give to one only
    (:func:`.objects.paint` records them);
@@ -63,6 +64,10 @@ BOX_MARGIN = 0.5
 people draw boxes round chromosomes (measured on the Taichung training cases' boxes against the
 segmenter's masks: a median 0.5-0.7 half-widths a side)."""
 
+IN_BOX = 0.7
+"""A chromosome takes the box the segmenter drew round its centre when that box holds this share
+of its pixels or more; otherwise (the watershed gave it a neighbour's part) its pixels' box."""
+
 SMALLEST = 1.0
 """A chromosome covers at least this many discs of the typical half-width (the smallest, 21, 22
 and Y, about 2.5); smaller dark specks are debris."""
@@ -81,11 +86,26 @@ def bundled_segmenter() -> Path:
 
 
 class Segmenter:
-    """A loaded segmenter: ``maps(ink)`` -> ``(chromosome, centre, log_size (h, w, 2))``."""
+    """A loaded segmenter: ``maps(ink)`` -> ``(chromosome, centre, log_size (h, w, 2))``;
+    ``rescorer``: the learned candidate rescorer beside it, or None."""
 
-    def __init__(self, model, path: Path):
+    def __init__(self, model, path: Path, rescorer=None):
         self.model = model
         self.path = path
+        self.rescorer = rescorer
+
+    def centres(self, chrom, centre, log_size) -> list:
+        """``[(score, (r, c), box)]`` of the chromosome centres in the maps (net frame)."""
+        if self.rescorer is None:
+            return boxes_from_maps(centre, log_size, SPLIT)
+        from napari_karyotype.segmentation.spread_candidates import candidates
+
+        found, x = candidates(chrom, centre, log_size)
+        if not found:
+            return []
+        chance = self.rescorer.chance(x)
+        keep = self.rescorer.keep
+        return [(float(p), c.peak, c.box) for p, c in zip(chance, found, strict=True) if p >= keep]
 
     def maps(self, ink: np.ndarray):
         from napari_karyotype.classification import inference
@@ -96,6 +116,12 @@ class Segmenter:
         out = inference.run(lambda: np.asarray(self.model(x, training=False)))[0, :h, :w]
         sig = 1.0 / (1.0 + np.exp(-out[..., :2]))
         return sig[..., 0], sig[..., 1], out[..., 2:4]
+
+
+def forget_segmenter(path: str | Path) -> None:
+    """Load the segmenter at ``path`` afresh next time (its rescorer was rewritten)."""
+    with _LOCK:
+        _CACHE.pop(Path(path), None)
 
 
 def load_segmenter(path: str | Path | None = None) -> Segmenter:
@@ -115,7 +141,11 @@ def load_segmenter(path: str | Path | None = None) -> Segmenter:
                 except Exception as err:  # noqa: BLE001 - any load failure is one line
                     raise KaryotypeError(f"{p}: not a segmenter model ({err})") from None
 
-            _CACHE[p] = Segmenter(inference.run(load), p)
+            from napari_karyotype.segmentation.spread_candidates import Rescorer, rescorer_path
+
+            beside = rescorer_path(p)
+            rescorer = Rescorer.load(beside) if beside.is_file() else None
+            _CACHE[p] = Segmenter(inference.run(load), p, rescorer)
         return _CACHE[p]
 
 
@@ -173,14 +203,18 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
     height = _fit(resample(centre, 1.0 / f), (h, w))
     radius = spread.radius or NET_RADIUS / f
     markers = np.zeros((h, w), np.int32)
-    for k, (_s, (r, c), box) in enumerate(boxes_from_maps(centre, log_size, SPLIT), start=1):
+    chance, drawn = {}, {}
+    for k, (score, (r, c), box) in enumerate(seg.centres(chrom, centre, log_size), start=1):
         r0, c0, r1, c1 = (v / f for v in box)
         lim = (max(int(r0), 0), max(int(c0), 0), min(int(np.ceil(r1)), h), min(int(np.ceil(c1)), w))
         y, x = _nearest_on(fg, (r + 0.5) / f, (c + 0.5) / f, lim)
         if y is not None and markers[y, x] == 0:
             markers[y, x] = k
+            chance[k] = score
+            drawn[k] = (max(int(r0), 0), max(int(c0), 0), min(int(round(r1)), h),
+                        min(int(round(c1)), w))  # fmt: skip
     # touching chromosomes: a part with two centres or more is cut between them
-    region = watershed(-ndi.distance_transform_edt(fg), markers, mask=fg)
+    region = watershed(-height, markers, mask=fg)
     parts, n = ndi.label(fg)
     unmarked = (region == 0) & fg  # a part with no centre is one chromosome
     region[unmarked] = parts[unmarked] + int(markers.max())
@@ -192,16 +226,21 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
         own = ndi.binary_fill_holes(region[sl] == sl_id)
         if own.sum() < smallest:
             continue
-        score = float(height[sl][own].max())
+        score = chance.get(sl_id, float(height[sl][own].max()))
         box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
         if own.sum() >= NUCLEUS**2 * np.pi * radius**2 and _nucleus(own, radius):
             box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
             objects.append(SpreadObject(0, "nucleus", box, own, 0.0))
             continue
         pair = crossing(own, radius) if own.sum() >= CROSS_AREA * radius**2 else None
+        if pair is None and sl_id in drawn:
+            obj = _in_box(SpreadObject(0, "chromosome", box, own, score), drawn[sl_id])
+            if obj is not None:
+                objects.append(obj)
+                continue
         for mask in pair or [own]:
-            objects.append(crop_to_mask(SpreadObject(0, "chromosome", box, mask, score)))
-    objects = [_grown(o, BOX_MARGIN * radius, (h, w)) for o in objects]
+            obj = crop_to_mask(SpreadObject(0, "chromosome", box, mask, score))
+            objects.append(_grown(obj, BOX_MARGIN * radius, (h, w)))
     objects += _leftovers(image, spread, fg, objects)
     for i, obj in enumerate(objects, start=1):
         obj.label = i
@@ -218,6 +257,23 @@ def _nucleus(mask: np.ndarray, radius: float) -> bool:
 
     inner = float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
     return inner >= NUCLEUS * radius and _solidity(mask) >= SOLID
+
+
+def _in_box(obj: SpreadObject, box) -> SpreadObject | None:
+    """``obj`` in the box the segmenter drew round its centre (its pixels outside it, leaked
+    into a neighbour, dropped); None where that box holds under :data:`IN_BOX` of them."""
+    r0, c0, r1, c1 = obj.box
+    b0, b1, b2, b3 = box
+    if b2 <= b0 or b3 <= b1:
+        return None
+    mask = np.zeros((b2 - b0, b3 - b1), bool)
+    y0, x0, y1, x1 = max(r0, b0), max(c0, b1), min(r1, b2), min(c1, b3)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    mask[y0 - b0 : y1 - b0, x0 - b1 : x1 - b1] = obj.mask[y0 - r0 : y1 - r0, x0 - c0 : x1 - c0]
+    if mask.sum() < IN_BOX * obj.mask.sum():
+        return None
+    return SpreadObject(obj.label, obj.kind, (b0, b1, b2, b3), mask, obj.score)
 
 
 def _grown(obj: SpreadObject, margin: float, shape) -> SpreadObject:
