@@ -25,6 +25,45 @@ def _example(model) -> np.ndarray:
     return np.zeros([1] + [d if d else 32 for d in shape[1:]], np.float32)
 
 
+def rank_scalars(proto) -> int:
+    """Give each one-value float constant of an element-wise ``Mul``/``Add``/``Sub``/``Div`` the
+    rank of the other operand (``()`` -> ``(1, 1, 1, 1)``); returns how many were changed.
+
+    The same arithmetic, but ONNX Runtime (1.32, CPU) broadcasts a 0-d constant value by value,
+    about 40x slower than one of the operand's rank: Keras' ``Rescaling`` of the input canvas was
+    a fifth of the classifier's time."""
+    import onnx
+    from onnx import numpy_helper
+
+    ranks = {}
+    inferred = onnx.shape_inference.infer_shapes(proto).graph
+    for info in [*inferred.value_info, *inferred.input, *inferred.output]:
+        if info.type.tensor_type.HasField("shape"):
+            ranks[info.name] = len(info.type.tensor_type.shape.dim)
+    constants = {c.name: c for c in proto.graph.initializer}
+    changed = 0
+    for node in proto.graph.node:
+        if node.op_type not in ("Mul", "Add", "Sub", "Div") or len(node.input) != 2:
+            continue
+        for k, name in enumerate(node.input):
+            const, rank = constants.get(name), ranks.get(node.input[1 - k], 0)
+            if (const is None or const.data_type != onnx.TensorProto.FLOAT
+                    or int(np.prod(const.dims)) != 1 or rank <= len(const.dims)):  # fmt: skip
+                continue
+            value = numpy_helper.to_array(const).reshape([1] * rank)
+            ranked = numpy_helper.from_array(value, f"{name}__rank{rank}")
+            if ranked.name not in constants:
+                proto.graph.initializer.append(ranked)
+                constants[ranked.name] = ranked
+            node.input[k] = ranked.name
+            changed += 1
+    used = {name for node in proto.graph.node for name in node.input}
+    unused = [c for c in proto.graph.initializer if c.name not in used]
+    for const in unused:
+        proto.graph.initializer.remove(const)
+    return changed
+
+
 def export_onnx(keras_path: str | Path, out: str | Path | None = None, model=None) -> Path:
     """Convert the Keras model saved at ``keras_path`` (``model``: that model, loaded already)
     to ONNX at ``out`` (default ``M.onnx`` beside it); returns the path written."""
@@ -49,6 +88,7 @@ def export_onnx(keras_path: str | Path, out: str | Path | None = None, model=Non
             warnings.simplefilter("ignore", FutureWarning)
             model.export(str(raw), format="onnx", verbose=False)
         proto = onnx.load(str(raw))
+    rank_scalars(proto)
     onnx.helper.set_model_props(proto, {SOURCE_KEY: file_sha256(keras_path)})
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(f".{out.name}.part")
