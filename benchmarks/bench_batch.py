@@ -13,6 +13,8 @@ only ever slows a run down); the CPU seconds per image (all processes) are print
 do not depend on what else the machine runs, and the cores the run obtained (CPU / wall): where
 that stays below the worker count, the machine, not ``analyze``, set the pace (Linux shares CPU
 between sessions first, so on a busy machine N workers get no more than one session's share).
+Last, it checks that every run wrote the same ``summary.csv`` (rows in file order, the
+``seconds`` column left out). ``--page`` is passed on (``metaphase`` for a folder of spreads).
 """
 
 from __future__ import annotations
@@ -56,10 +58,10 @@ def write_karyograms(folder: Path, n: int) -> None:
         iio.imwrite(folder / f"karyogram_{i:03d}.png", image)
 
 
-def run(folder: Path, out: Path, workers: int, model: str | None) -> dict:
+def run(folder: Path, out: Path, workers: int, model: str | None, page: str = "auto") -> dict:
     """One ``analyze`` process: wall time and the time each image finished."""
     cmd = [sys.executable, "-m", "napari_karyotype.cli", "analyze", str(folder), "--out", str(out),
-           "--workers", str(workers)]  # fmt: skip
+           "--workers", str(workers), "--page", page]  # fmt: skip
     if model:
         cmd += ["--model", model]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -79,7 +81,17 @@ def run(folder: Path, out: Path, workers: int, model: str | None) -> dict:
         raise SystemExit(f"analyze --workers {workers} failed (status {proc.returncode})")
     first = finished[min(workers, len(finished)) - 1]
     steady = (len(finished) - min(workers, len(finished))) / max(finished[-1] - first, 1e-9)
-    return {"wall": wall, "n": len(finished), "first": first, "steady": steady, "cpu": cpu}
+    return {"wall": wall, "n": len(finished), "first": first, "steady": steady, "cpu": cpu,
+            "summary": out / "summary.csv"}  # fmt: skip
+
+
+def same_summaries(paths: list[Path]) -> bool:
+    """Whether the ``summary.csv`` files agree, rows in file order, ``seconds`` left out."""
+    import pandas as pd
+
+    tables = [pd.read_csv(p).drop(columns=["seconds"], errors="ignore").sort_values("file")
+              .reset_index(drop=True) for p in paths]  # fmt: skip
+    return all(t.equals(tables[0]) for t in tables[1:])
 
 
 def main() -> None:
@@ -89,6 +101,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="interleaved runs per count")
     parser.add_argument("--model", default=None)
     parser.add_argument("--folder", type=Path, default=None, help="use these images instead")
+    parser.add_argument("--page", default="auto", help="analyze --page: auto, karyogram, metaphase")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
 
@@ -101,7 +114,7 @@ def main() -> None:
         runs: dict[int, list[dict]] = {w: [] for w in counts}
         for rep in range(args.repeat):
             for w in counts:
-                r = run(folder, Path(tmp) / f"out{w}-{rep}", w, args.model)
+                r = run(folder, Path(tmp) / f"out{w}-{rep}", w, args.model, args.page)
                 runs[w].append(r)
                 print(
                     f"--workers {w}: {r['n']} images in {r['wall']:.1f} s end to end "
@@ -125,6 +138,8 @@ def main() -> None:
                     f"  vs --workers 1: steady x{best[w]['steady'] / best[1]['steady']:.2f}, "
                     f"end to end x{fastest[1]['wall'] / fastest[w]['wall']:.2f}"
                 )
+        same = same_summaries([r["summary"] for rs in runs.values() for r in rs])
+        print(f"same summary.csv in every run: {'yes' if same else 'NO'}")
         print(f"on {os.cpu_count()} CPUs")
 
 

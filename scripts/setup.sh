@@ -24,6 +24,6 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import napari_karyotype, napari, tensorflow" \
+.venv/bin/python -c "import napari_karyotype, napari, tensorflow, onnxruntime, tf2onnx" \
   || { echo "setup: installation failed" >&2; exit 1; }
 echo "setup: ready (.venv)"

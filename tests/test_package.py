@@ -14,18 +14,21 @@ CORE = (
     "pipeline.analyze cell.assign classification.model samples.compose datasets.chromosomes "
     "cell.export cell.features image.io cell.karyogram classification.canvas segmentation.rows "
     "classification.scale segmentation.contours segmentation.shapes samples.synthetic "
-    "training.fit training.evaluation _sample_data"
+    "training.fit training.evaluation _sample_data segmentation.spread_model "
+    "classification.onnx_net classification.onnx_export"
 ).split()
 
 
 def test_import_does_not_load_tensorflow_or_qt():
-    """The core and the CLI, the samples drawn, load neither TensorFlow/Keras nor napari/Qt."""
+    """The core and the CLI, the samples drawn, load neither TensorFlow/Keras nor napari/Qt,
+    nor ONNX Runtime (imported when a model is first loaded)."""
     modules = ", ".join(f"napari_karyotype.{m}" for m in CORE)
     code = (
         f"import sys, napari_karyotype.cli, {modules};"
         "napari_karyotype.cli.build_parser();"
         "napari_karyotype._sample_data.synthetic_sample();"
-        "names = ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy');"
+        "names = ('tensorflow', 'keras', 'napari', 'PyQt6', 'qtpy', 'onnxruntime', 'onnx',"
+        " 'tf2onnx');"
         "heavy = [m for m in names if m in sys.modules];"
         "print(','.join(heavy))"
     )

@@ -19,6 +19,7 @@ COMMANDS = {
     "train-segmenter": "Train the metaphase segmenter on a VOC folder of metaphases.",
     "evaluate": "Evaluate a classifier on Hu et al.-format data.",
     "analyze": "Rows, active contours, CNN and per-cell assignment over karyogram images.",
+    "export-onnx": "Write a Keras model's ONNX twin (the engine that classifies and segments).",
     "demo": "Open napari with the sample karyogram (or run it headless).",
 }
 

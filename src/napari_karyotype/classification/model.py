@@ -5,16 +5,17 @@ size normalisation, canvas statistics, training record). :func:`save_model` writ
 :func:`load_classifier` reads them into a :class:`Classifier` whose attributes are the side-car's
 facts and whose :meth:`Classifier.predict_proba` is calibrated by its temperature.
 
-A classifier runs with NumPy alone where its layers allow (:mod:`.numpy_net`: the bundled model's
-do), so classifying imports no TensorFlow; other models, or ``NAPARI_KARYOTYPE_ENGINE=keras``, run
-with Keras, imported when such a model is first loaded. Training always uses Keras. The bundled
-model is ``napari_karyotype.models/karyotype_cnn.keras`` with its side-car ``karyotype_cnn.json``.
+A classifier runs with ONNX Runtime where its ONNX twin ``M.onnx`` is beside it and current
+(:mod:`.onnx_net`; :func:`save_model` writes it, the bundled model has one), so classifying imports
+no TensorFlow; a model without one, or ``NAPARI_KARYOTYPE_ENGINE=keras``, runs with Keras, imported
+when such a model is first loaded. Training always uses Keras. The bundled model is
+``napari_karyotype.models/karyotype_cnn.keras`` with its side-car ``karyotype_cnn.json`` and its
+twin ``karyotype_cnn.onnx``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_karyotype import CLASSES
+from napari_karyotype.classification.onnx_net import ENGINE_VARIABLE as ENGINE_VARIABLE
 from napari_karyotype.classification.scale import (
     DATASET_CANVAS_LENGTH,
     DATASET_STATS,
@@ -63,7 +65,8 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
-    """Write a Keras ``model`` to ``path`` (``.keras``) and ``meta`` to its JSON side-car.
+    """Write a Keras ``model`` to ``path`` (``.keras``), ``meta`` to its JSON side-car and the
+    model's ONNX twin (``M.onnx``, :mod:`.onnx_export`).
 
     Returns the :class:`Classifier` that :func:`load_classifier` will read back from ``path``
     (a classifier cached from an earlier file at ``path`` is forgotten).
@@ -76,6 +79,9 @@ def save_model(model, path: str | Path, meta: Mapping) -> Classifier:
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n")
+    from napari_karyotype.classification.onnx_export import export_onnx
+
+    export_onnx(path, model=model)
     with _LOCK:
         _CACHE.pop(str(path.resolve()), None)
     return Classifier(model, path, dict(meta))
@@ -210,9 +216,9 @@ class Classifier:
             raise KaryotypeError(f"canvases must be 220 x 100 (height x width), got {x.shape[1:3]}")
         if len(x) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        from napari_karyotype.classification import inference, numpy_net
+        from napari_karyotype.classification import inference, onnx_net
 
-        if isinstance(self.model, numpy_net.NumpyNet):  # no state: any thread may run it
+        if isinstance(self.model, onnx_net.OnnxNet):  # thread-safe: any thread may run it
             return self.model.predict_on_batch(x)
 
         # on the one inference thread, in fixed-size batches (no retracing: see inference)
@@ -237,19 +243,14 @@ def load_classifier(path: str | Path | None = None) -> Classifier:
         return _CACHE[key]
 
 
-ENGINE_VARIABLE = "NAPARI_KARYOTYPE_ENGINE"
-"""``keras`` runs every classifier with Keras; otherwise NumPy where the model allows."""
-
-
 def _read_for_inference(path: Path):
-    """``(model, side-car)``: the NumPy network where it computes this model, else Keras'."""
-    if os.environ.get(ENGINE_VARIABLE, "").strip().lower() != "keras":
-        meta = read_model_file(path, load_keras=False)[1]
-        from napari_karyotype.classification import numpy_net
+    """``(model, side-car)``: the ONNX twin where there is a current one, else Keras'."""
+    meta = read_model_file(path, load_keras=False)[1]
+    from napari_karyotype.classification import onnx_net
 
-        net = numpy_net.load(path)
-        if net is not None and net.output_shape[-1] == len(CLASSES):
-            return net, meta
+    net = onnx_net.load(path, kind="classifier")
+    if net is not None and net.output_shape[-1] == len(CLASSES):
+        return net, meta
     return read_model_file(path)
 
 

@@ -1,8 +1,9 @@
 """Many karyograms on N local worker processes, each loading the model once.
 
 The N workers are this process and N-1 children, *spawned* (not forked: TensorFlow is not
-fork-safe); each limits its BLAS, OpenMP and TensorFlow threads to its share of the cores, so N
-workers do not oversubscribe the machine. Images are handed out as workers finish; results come
+fork-safe); each limits its BLAS, OpenMP, ONNX Runtime and TensorFlow threads to its share of
+the cores (``classification.onnx_net.threads`` reads it), so N workers do not oversubscribe the
+machine. Images are handed out as workers finish; results come
 back in the order they finish. Only the standard library is imported here: a child sets its thread
 limits before numpy or TensorFlow load.
 """
@@ -58,8 +59,8 @@ def limit_threads(threads: int) -> None:
 def prepare_process(threads: int) -> None:
     """Limit threads, then import the pipeline with those limits (once per process).
 
-    TensorFlow is not imported: the bundled classifier runs with NumPy; a model that needs Keras
-    imports it when loaded, under the same limits."""
+    TensorFlow is not imported: the bundled models run with ONNX Runtime; a model that needs
+    Keras imports it when loaded, under the same limits."""
     if _WORKER.get("threads"):
         return
     limit_threads(threads)

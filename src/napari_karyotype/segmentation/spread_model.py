@@ -86,8 +86,11 @@ def bundled_segmenter() -> Path:
 
 
 class Segmenter:
-    """A loaded segmenter: ``maps(ink)`` -> ``(chromosome, centre, log_size (h, w, 2))``;
-    ``rescorer``: the learned candidate rescorer beside it, or None."""
+    """A loaded segmenter: ``maps(ink)`` -> ``(chromosome, centre, log_size (h, w, 2))``.
+
+    ``model``: its ONNX twin (``classification.onnx_net``, any thread runs it) or a Keras
+    model (run on the inference thread); ``rescorer``: the learned candidate rescorer beside
+    it, or None."""
 
     def __init__(self, model, path: Path, rescorer=None):
         self.model = model
@@ -108,12 +111,15 @@ class Segmenter:
         return [(float(p), c.peak, c.box) for p, c in zip(chance, found, strict=True) if p >= keep]
 
     def maps(self, ink: np.ndarray):
-        from napari_karyotype.classification import inference
+        from napari_karyotype.classification import inference, onnx_net
 
         h, w = ink.shape
         ph, pw = (-h) % 16, (-w) % 16
         x = np.pad(ink, ((0, ph), (0, pw)))[None, ..., None].astype(np.float32)
-        out = inference.run(lambda: np.asarray(self.model(x, training=False)))[0, :h, :w]
+        if isinstance(self.model, onnx_net.OnnxNet):
+            out = self.model(x)[0, :h, :w]
+        else:
+            out = inference.run(lambda: np.asarray(self.model(x, training=False)))[0, :h, :w]
         sig = 1.0 / (1.0 + np.exp(-out[..., :2]))
         return sig[..., 0], sig[..., 1], out[..., 2:4]
 
@@ -125,13 +131,22 @@ def forget_segmenter(path: str | Path) -> None:
 
 
 def load_segmenter(path: str | Path | None = None) -> Segmenter:
-    """The segmenter at ``path`` (the bundled one when None), loaded once per process."""
+    """The segmenter at ``path`` (the bundled one when None), loaded once per process: its
+    ONNX twin ``M.onnx`` where there is a current one (no TensorFlow), else with Keras."""
     p = Path(path) if path is not None else bundled_segmenter()
     if not p.is_file():
         raise KaryotypeError(f"{p}: no such segmenter model")
     with _LOCK:
         if p not in _CACHE:
-            from napari_karyotype.classification import inference
+            from napari_karyotype.classification import inference, onnx_net
+            from napari_karyotype.segmentation.spread_candidates import Rescorer, rescorer_path
+
+            beside = rescorer_path(p)
+            rescorer = Rescorer.load(beside) if beside.is_file() else None
+            net = onnx_net.load(p, kind="segmenter")
+            if net is not None:
+                _CACHE[p] = Segmenter(net, p, rescorer)
+                return _CACHE[p]
             from napari_karyotype.classification.backend import import_keras
 
             def load():
@@ -141,10 +156,6 @@ def load_segmenter(path: str | Path | None = None) -> Segmenter:
                 except Exception as err:  # noqa: BLE001 - any load failure is one line
                     raise KaryotypeError(f"{p}: not a segmenter model ({err})") from None
 
-            from napari_karyotype.segmentation.spread_candidates import Rescorer, rescorer_path
-
-            beside = rescorer_path(p)
-            rescorer = Rescorer.load(beside) if beside.is_file() else None
             _CACHE[p] = Segmenter(inference.run(load), p, rescorer)
         return _CACHE[p]
 

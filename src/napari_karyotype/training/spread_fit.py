@@ -146,8 +146,9 @@ def train_spread_model(
     log=print,
 ):
     """Train from scratch (or ``init``), keep the epoch with the lowest validation loss at
-    ``out`` (``.keras``); returns the history (list of dicts)."""
+    ``out`` (``.keras``) with its ONNX twin; returns the history (list of dicts)."""
     from napari_karyotype.classification.backend import import_keras
+    from napari_karyotype.classification.onnx_export import export_onnx
 
     keras = import_keras()
     keras.utils.set_random_seed(seed)
@@ -171,6 +172,7 @@ def train_spread_model(
         if val_loss < best:
             best = val_loss
             model.save(out)
+            export_onnx(out, model=model)  # its ONNX twin: segmenting needs no TensorFlow
             row["kept"] = True
         log(row)
     return history

@@ -1,12 +1,10 @@
-"""A saved Keras CNN run with NumPy alone: classifying needs no TensorFlow.
+"""The retired NumPy engine: a saved Keras CNN run with NumPy matrix products alone.
 
-Importing TensorFlow costs about 2.5 CPU seconds in every process that classifies (the napari
-session, each batch worker), more than classifying a whole karyogram. A ``.keras`` file is a zip
-of ``config.json`` (the layers) and ``model.weights.h5``; for a plain chain of the layers our
-classifiers use (convolutions, batch normalisation, ReLU, pooling, dense) this module reads both
-and computes the same outputs with NumPy matrix products. :func:`load` returns None for any other
-model (another layer type, a branch, a setting not handled here), and the caller falls back to
-Keras.
+It ran the bundled classifier from the package until ONNX Runtime replaced it (issue 28); it is
+kept here only as one of the engines ``benchmarks/runtimes.py`` measures side by side. A ``.keras``
+file is a zip of ``config.json`` (the layers) and ``model.weights.h5``; for a plain chain of the
+layers our classifiers use (convolutions, batch normalisation, ReLU, pooling, dense) this module
+reads both and computes the same outputs. :func:`load` returns None for any other model.
 """
 
 from __future__ import annotations
@@ -136,7 +134,15 @@ class NumpyNet:
 @functools.cache
 def _blas_controller():
     """threadpoolctl's view of the loaded BLAS libraries (found once: the search takes a while)."""
-    from threadpoolctl import ThreadpoolController
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # no longer a dependency of the plugin: BLAS threads as they are
+
+        class ThreadpoolController:
+            def limit(self, **_):
+                import contextlib
+
+                return contextlib.nullcontext()
 
     return ThreadpoolController()
 
