@@ -226,6 +226,7 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
                         min(int(round(c1)), w))  # fmt: skip
     # touching chromosomes: a part with two centres or more is cut between them
     region = watershed(-height, markers, mask=fg)
+    _own_boxes(region, fg, drawn)
     parts, n = ndi.label(fg)
     unmarked = (region == 0) & fg  # a part with no centre is one chromosome
     region[unmarked] = parts[unmarked] + int(markers.max())
@@ -268,6 +269,19 @@ def _nucleus(mask: np.ndarray, radius: float) -> bool:
 
     inner = float(ndi.distance_transform_edt(np.pad(mask, 1)).max())
     return inner >= NUCLEUS * radius and _solidity(mask) >= SOLID
+
+
+def _own_boxes(region: np.ndarray, fg: np.ndarray, drawn: dict) -> None:
+    """Give each chromosome pixel that lies in one centre's box alone to that centre (in place):
+    the heatmap's basins part touching chromosomes where their centres' pull meets, which may
+    be well inside the longer one; the boxes say whose pixel it is where only one claims it."""
+    cover = np.zeros(region.shape, np.int16)
+    owner = np.zeros(region.shape, np.int32)
+    for k, (r0, c0, r1, c1) in drawn.items():
+        cover[r0:r1, c0:c1] += 1
+        owner[r0:r1, c0:c1] = k
+    alone = (cover == 1) & fg
+    region[alone] = owner[alone]
 
 
 def _in_box(obj: SpreadObject, box) -> SpreadObject | None:
