@@ -10,19 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import test_widgets_helpers as helpers
+
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SCRIPT = ROOT / "scripts" / "metaphase_session.py"
-
-
-def _one_error(notes, *words):
-    assert len(notes.errors) == 1, notes.errors
-    message = notes.errors[0]
-    assert "\n" not in message and "Traceback" not in message
-    for word in words:
-        assert word in message, message
-    notes.errors.clear()
 
 
 def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, notes):
@@ -31,12 +24,12 @@ def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, n
     viewer = make_napari_viewer()
     w = MetaphaseWidget(viewer)
     assert w.run() is None
-    _one_error(notes, "image layer")
+    helpers.one_error(notes, "image layer")
     for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore):
         assert action() is None
-        _one_error(notes, "Karyotype this metaphase")
+        helpers.one_error(notes, "Karyotype this metaphase")
     assert w.undo() is None
-    _one_error(notes, "nothing to undo")
+    helpers.one_error(notes, "nothing to undo")
     assert len(viewer.layers) == 0
 
 
