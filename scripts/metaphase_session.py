@@ -6,9 +6,9 @@ Opens IMAGE (a copy in a fresh folder, so that its review is saved beside it), d
 Metaphase widget, presses "Karyotype this metaphase", then makes each correction once as a user
 would (drawing in the 'gestures' layer or picking a label): separate inside a shape, cut along a
 line, merge the two pieces again, mark two touching chromosomes as crossing, drop one as debris,
-restore it, set a class. After each step a screenshot goes into DIR and undo is checked to give
-back the previous state exactly (then redone). Finally the image is closed and opened again:
-the saved review is offered and restored as it was. Prints ``session ok`` at the end.
+restore it, set a class, verify the cell. After each step a screenshot goes into DIR and undo is
+checked to give back the previous state exactly (then redone). Finally the image is closed and
+opened again: the saved review is offered and restored as it was. Prints ``session ok`` at the end.
 """
 
 from __future__ import annotations
@@ -162,12 +162,12 @@ def run(image: Path, shots: Path) -> None:
         lambda b, a: _check(a.summary.count > b.summary.count, "cut: more chromosomes"),
     )
 
-    # merge the two pieces again: a line from one to the other
+    # merge two pieces of the cut again: a short line across where they meet
     cell = w.cell
     pieces = sorted(cell.chromosomes, key=lambda o: -o.label)[:2]
     s.step(
         "merge",
-        lambda: (s.gesture("line", [centre(pieces[0]), centre(pieces[1])]), w.merge()),
+        lambda: (s.gesture("line", _join_line(*pieces)), w.merge()),
         lambda b, a: _check(a.summary.count == b.summary.count - 1, "merge: one fewer"),
     )
 
@@ -215,6 +215,16 @@ def run(image: Path, shots: Path) -> None:
         ),
     )
 
+    # sign the cell: every chromosome verified as shown (none in doubt any more)
+    s.step(
+        "verify",
+        lambda: w.verify(),
+        lambda b, a: _check(
+            bool(a.table["verified"].all()) and "in doubt" not in " ".join(a.summary.flags),
+            "verify: every chromosome verified",
+        ),
+    )
+
     # close and reopen: the saved review is offered and restored
     final = w.cell
     assert w._saver.flush(60), "autosave did not finish"
@@ -245,6 +255,19 @@ def _on(obj):
     """A pixel of the object, the one nearest its centre."""
     pts = np.argwhere(obj.mask) + np.array(obj.box[:2])
     return pts[np.argmin(((pts - centre(obj)) ** 2).sum(1))].astype(float)
+
+
+def _join_line(a, b):
+    """A short line from ``a`` to ``b`` across the gap where they come nearest."""
+    from scipy.spatial import cKDTree
+
+    pa = np.argwhere(a.mask) + np.array(a.box[:2])
+    pb = np.argwhere(b.mask) + np.array(b.box[:2])
+    dist, j = cKDTree(pb).query(pa)
+    i = int(np.argmin(dist))
+    p, q = pa[i].astype(float), pb[j[i]].astype(float)
+    step = (q - p) / max(np.hypot(*(q - p)), 1.0)
+    return [p - 2 * step, q + 2 * step]
 
 
 def _touching_pair(cell, shape):

@@ -25,7 +25,7 @@ def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, n
     w = MetaphaseWidget(viewer)
     assert w.run() is None
     helpers.one_error(notes, "image layer")
-    for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore):
+    for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore, w.verify):
         assert action() is None
         helpers.one_error(notes, "Karyotype this metaphase")
     assert w.undo() is None

@@ -55,6 +55,7 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             "cross": PushButton(text="Crossing (line end to end)"),
             "drop": PushButton(text="Drop as debris"),
             "restore": PushButton(text="Restore as chromosome"),
+            "verify": PushButton(text="Verify all (sign the cell)"),
         }
         self.cls = ComboBox(label="class", choices=CLASSES)
         self.set_button = PushButton(text="Set class")
@@ -66,7 +67,8 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             [b["separate"], b["cut"]],
             [b["merge"], b["cross"]],
             [b["drop"], b["restore"]],
-            [self.cls, self.set_button, self.undo_button],
+            [self.cls, self.set_button],
+            [b["verify"], self.undo_button],
         ]
         boxes = [Container(widgets=r, layout="horizontal", labels=False) for r in rows]
         self.extend([self.image, boxes[0], self.progress, self.status, self.summary, *boxes[1:],
@@ -75,7 +77,8 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             "Draw in the 'gestures' layer: a shape around a cluster (Separate), a line across a "
             "chromosome (Cut), a line over pieces (Merge), a line from one crossing chromosome to "
             "the other (Crossing). Drop: the chromosome selected in 'chromosomes'; Restore: the "
-            "object selected in 'left out'. Alt-Z undoes; the review is saved beside the image."
+            "object selected in 'left out'. Verify all: every chromosome checked as shown. Alt-Z "
+            "undoes; the review is saved beside the image."
         )
         self.cell = None
         self.worker = None

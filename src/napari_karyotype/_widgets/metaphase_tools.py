@@ -131,11 +131,27 @@ class CorrectionTools:
         """Give the selected chromosome class ``cls`` (verified); the karyogram follows."""
         from napari_karyotype.cell.corrections import relabel
 
+        cell = self._idle_cell()
+        label = self._picked(LABELS_LAYER) if label is None else int(label)
+        return self._settled(cell, relabel(cell, label, cls))
+
+    @guarded("Verifying")
+    def verify(self, labels=None):
+        """Sign the cell: every chromosome (or ``labels``) verified as it is now shown, classes
+        kept; no longer in doubt, so a complete cell's karyotype is claimed."""
+        from napari_karyotype.cell.corrections import verify
+
+        cell = self._idle_cell()
+        return self._settled(cell, verify(cell, labels))
+
+    def _idle_cell(self):
         cell = self._cell()
         if self.worker is not None:
             raise KaryotypeError("busy: wait for the running step")
-        label = self._picked(LABELS_LAYER) if label is None else int(label)
-        new = relabel(cell, label, cls)
+        return cell
+
+    def _settled(self, cell, new):
+        """Show ``new`` (made here, no CNN: relabel, verify); ``cell`` goes on the undo stack."""
         self._push(cell)
         self.show(new)
         return new
