@@ -1,9 +1,10 @@
 """How a metaphase cell (``cell.corrections.MetaphaseCell``) is drawn in the viewer.
 
 ``chromosomes`` (labels, features, class text), ``left out`` (nuclei and debris, faint),
-``crossings`` (the pixels two chromosomes share, hatched), ``outlines`` (each crossing chromosome
-drawn whole, so that a crossing pair reads as two), ``karyogram`` (beside the spread) and
-``gestures`` (where the user draws lines and shapes). GUI thread only.
+``crossings`` (the pixels two chromosomes share, hatched; hovering them names both chromosomes),
+``outlines`` (each crossing chromosome's whole outline, so that a crossing pair reads as two),
+``karyogram`` (beside the spread) and ``gestures`` (where the user draws lines and shapes).
+GUI thread only.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def draw_cell(viewer, cell, image_layer):
     left.features = pd.DataFrame(
         {"index": list(kinds), "label": list(kinds), "kind": list(kinds.values())}
     )
-    crossings = labels_layer(viewer, CROSSINGS_LAYER, hatch(cell), placed, opacity=0.9)
-    crossings.colormap = one_color((0.0, 0.0, 0.0, 1.0))
+    shared, pairs = crossing_map(cell)
+    crossings = labels_layer(viewer, CROSSINGS_LAYER, shared, placed, opacity=0.9)
+    crossings.features = pairs
+    crossings.colormap = hatched(len(pairs) // 2)
     draw_outlines(viewer, cell, placed)
     draw_karyogram(viewer, cell, scale, translate)
     gestures = gestures_layer(viewer, placed)
@@ -114,21 +117,42 @@ def gestures_layer(viewer, placed):
     return layer
 
 
-def one_color(rgba):
-    """A labels colormap: label 1 in ``rgba``, background transparent."""
+def crossing_map(cell, period: int = 4) -> tuple[np.ndarray, pd.DataFrame]:
+    """The pixels each crossing pair shares, and what hovering them says.
+
+    Pair ``k`` (1, 2, ...) of ``cell.shared`` is ``2k - 1`` on every ``period``-th diagonal (the
+    hatch, drawn black by :func:`hatched`) and ``2k`` between (transparent); either value's row
+    of the features names both chromosomes, so hovering the crossing names the two."""
+    from napari_karyotype._widgets.display import class_of
+
+    shape = cell.labels.shape
+    out = np.zeros(shape, np.int32)
+    rr, cc = np.indices(shape)
+    lines = (rr + cc) % period == 0
+    table = cell.table.set_index("label")
+    rows = []
+    for k, (a, b) in enumerate(sorted(cell.shared), start=1):
+        both = cell.object(a).full_mask(shape) & cell.object(b).full_mask(shape)
+        out[both & lines] = 2 * k - 1
+        out[both & ~lines] = 2 * k
+        names = [f"{class_of(table.loc[x]) or '?'} (label {x})" if x in table.index else str(x)
+                 for x in (a, b)]  # fmt: skip
+        rows += [{"crossing": " × ".join(names), "first": a, "second": b}] * 2
+    features = pd.DataFrame(rows, columns=["crossing", "first", "second"])
+    features.insert(0, "label", range(1, len(rows) + 1))
+    features.insert(0, "index", range(1, len(rows) + 1))
+    return out, features
+
+
+def hatched(pairs: int):
+    """The crossings' colormap: the hatch values (odd) black, all else transparent."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: rgba})
-
-
-def hatch(cell, period: int = 4) -> np.ndarray:
-    """uint8 image: 1 on every ``period``-th diagonal of the pixels two chromosomes share."""
-    count = np.zeros(cell.labels.shape, np.uint8)
-    for o in cell.chromosomes:
-        r0, c0, r1, c1 = o.box
-        count[r0:r1, c0:c1] += o.mask
-    rr, cc = np.indices(count.shape)
-    return ((count >= 2) & ((rr + cc) % period == 0)).astype(np.uint8)
+    clear, black = (0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+    colors = {None: clear, 0: clear}
+    for k in range(1, pairs + 1):
+        colors[2 * k - 1], colors[2 * k] = black, clear
+    return DirectLabelColormap(color_dict=colors)
 
 
 def outline(obj) -> np.ndarray | None:
