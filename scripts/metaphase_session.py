@@ -6,9 +6,9 @@ Opens IMAGE (a copy in a fresh folder, so that its review is saved beside it), d
 Metaphase widget, presses "Karyotype this metaphase", then makes each correction once as a user
 would (drawing in the 'gestures' layer or picking a label): separate inside a shape, cut along a
 line, merge the two pieces again, mark two touching chromosomes as crossing, drop one as debris,
-restore it, set a class. After each step a screenshot goes into DIR and undo is checked to give
-back the previous state exactly (then redone). Finally the image is closed and opened again:
-the saved review is offered and restored as it was. Prints ``session ok`` at the end.
+restore it, set a class, verify the cell. After each step a screenshot goes into DIR and undo is
+checked to give back the previous state exactly (then redone). Finally the image is closed and
+opened again: the saved review is offered and restored as it was. Prints ``session ok`` at the end.
 """
 
 from __future__ import annotations
@@ -77,23 +77,56 @@ class Session:
         old, new = {key(o) for o in before.objects}, {key(o) for o in after.objects}
         changed = [o for o in before.objects if key(o) not in new]
         changed += [o for o in after.objects if key(o) not in old]
+        self.focus_on(changed)
+
+    def focus_on(self, objects, spans: float = 3.0):
+        """Zoom onto ``objects``: their boxes over about 1 / ``spans`` of the view."""
         self.v.reset_view()
-        if not changed:
+        if not objects:
             return
-        boxes = np.array([o.box for o in changed], float)
+        boxes = np.array([o.box for o in objects], float)
         r0, c0 = boxes[:, :2].min(0)
         r1, c1 = boxes[:, 2:].max(0)
-        h, w = after.labels.shape
+        h, w = self.w.cell.labels.shape
         scene = getattr(self.v, "scene", None)  # napari >= 0.9; viewer.camera before
         camera = scene.camera if scene is not None else self.v.camera
         camera.center = ((r0 + r1) / 2, (c0 + c1) / 2)
-        span = max(r1 - r0, c1 - c0, 40.0) * 3
+        span = max(r1 - r0, c1 - c0, 40.0) * spans
         camera.zoom = camera.zoom * max(h, 2 * w) / span / 1.5
 
     def gesture(self, kind, vertices):
         layer = self.v.layers["gestures"]
         layer.add([np.asarray(vertices, float)], shape_type=kind)
         pump(0.1)
+
+    def crossing(self):
+        """Zoom onto the most X-like crossing pair, check what hovering says, screenshot."""
+        cell, shape = self.w.cell, self.w.cell.labels.shape
+        if not cell.shared:
+            print("crossing: none in this cell", flush=True)
+            return None
+        masks = {lab: cell.object(lab).full_mask(shape) for pair in cell.shared for lab in pair}
+        a, b = max(cell.shared, key=lambda p: x_likeness(masks[p[0]], masks[p[1]]))
+        both = masks[a] & masks[b]
+        names = []
+        for lab in (a, b):
+            own = np.argwhere(masks[lab] & ~both & (cell.labels == lab))
+            said = self.v.layers["chromosomes"].get_status(tuple(own[len(own) // 2]))["value"]
+            assert f"label: {lab}" in said, f"hovering chromosome {lab} says {said!r}"
+            names.append(said)
+        at = tuple(np.argwhere(both)[0])
+        said = self.v.layers["crossings"].get_status(at)["value"]
+        assert f"(label {a})" in said and f"(label {b})" in said, f"the crossing says {said!r}"
+        outlined = set(self.v.layers["outlines"].features["label"])
+        assert {a, b} <= outlined, f"outlines {sorted(outlined)} lack {a} or {b}"
+        self.focus_on([cell.object(a), cell.object(b)], 1.5)
+        path = self.shot("crossing")
+        self.v.reset_view()
+        angle = x_likeness(masks[a], masks[b])
+        how = f"an X, {angle:.0f} degrees apart" if angle >= 0 else "touching, not an X"
+        print(f"crossing: {a} and {b} ({how}), {int(both.sum())} pixels shared; the crossing "
+              f"says {said.split('; ', 1)[-1]!r}", flush=True)  # fmt: skip
+        return path
 
     def step(self, name, action, check):
         """Run one correction, check it, screenshot, then undo (exact) and redo."""
@@ -162,12 +195,12 @@ def run(image: Path, shots: Path) -> None:
         lambda b, a: _check(a.summary.count > b.summary.count, "cut: more chromosomes"),
     )
 
-    # merge the two pieces again: a line from one to the other
+    # merge two pieces of the cut again: a short line across where they meet
     cell = w.cell
     pieces = sorted(cell.chromosomes, key=lambda o: -o.label)[:2]
     s.step(
         "merge",
-        lambda: (s.gesture("line", [centre(pieces[0]), centre(pieces[1])]), w.merge()),
+        lambda: (s.gesture("line", _join_line(*pieces)), w.merge()),
         lambda b, a: _check(a.summary.count == b.summary.count - 1, "merge: one fewer"),
     )
 
@@ -185,6 +218,10 @@ def run(image: Path, shots: Path) -> None:
                 a.summary.count == b.summary.count and len(a.shared) >= 1, "cross: a shared pair"
             ),
         )
+
+    # the most X-like crossing of the cell as the viewer shows it: two whole outlines, the
+    # shared pixels hatched; hovering each one's own arm names it, hovering the crossing both
+    s.crossing()
 
     # drop the smallest chromosome as debris, then restore it
     cell = w.cell
@@ -212,6 +249,16 @@ def run(image: Path, shots: Path) -> None:
         lambda: w.set_class("7"),
         lambda b, a: _check(
             bool(a.table.set_index("label").loc[first, "verified"]), "set class: verified"
+        ),
+    )
+
+    # sign the cell: every chromosome verified as shown (none in doubt any more)
+    s.step(
+        "verify",
+        lambda: w.verify(),
+        lambda b, a: _check(
+            bool(a.table["verified"].all()) and "in doubt" not in " ".join(a.summary.flags),
+            "verify: every chromosome verified",
         ),
     )
 
@@ -247,8 +294,41 @@ def _on(obj):
     return pts[np.argmin(((pts - centre(obj)) ** 2).sum(1))].astype(float)
 
 
+def _join_line(a, b):
+    """A short line from ``a`` to ``b`` across the gap where they come nearest."""
+    from scipy.spatial import cKDTree
+
+    pa = np.argwhere(a.mask) + np.array(a.box[:2])
+    pb = np.argwhere(b.mask) + np.array(b.box[:2])
+    dist, j = cKDTree(pb).query(pa)
+    i = int(np.argmin(dist))
+    p, q = pa[i].astype(float), pb[j[i]].astype(float)
+    step = (q - p) / max(np.hypot(*(q - p)), 1.0)
+    return [p - 2 * step, q + 2 * step]
+
+
+def x_likeness(ma, mb) -> float:
+    """How much two chromosomes' whole masks look like an X: the angle (degrees) between their
+    long axes where the pixels they share lie in the middle part of both (a true crossing);
+    -1 where they do not (touching end to side, or end to end)."""
+    from napari_karyotype.cell import corrections as cc
+
+    shared = np.argwhere(ma & mb)
+    if not len(shared):
+        return -1.0
+    angles = []
+    for m in (ma, mb):
+        centre, u, _n, _h, (lo, hi) = cc._axis(m)
+        t = ((shared.mean(0) - centre) @ u - lo) / max(hi - lo, 1.0)
+        if not 0.15 <= t <= 0.85:
+            return -1.0
+        angles.append(u)
+    cos = abs(float(angles[0] @ angles[1]))
+    return float(np.degrees(np.arccos(min(cos, 1.0))))
+
+
 def _touching_pair(cell, shape):
-    """Two chromosomes that touch and that ``cross`` accepts (or None)."""
+    """Two chromosomes that touch and that ``cross`` accepts, the most X-like first (or None)."""
     from scipy import ndimage as ndi
 
     from napari_karyotype.cell import corrections as cc
@@ -261,13 +341,16 @@ def _touching_pair(cell, shape):
         near = (labels > 0) & (grown != labels) & (grown > 0)
         pairs |= {tuple(sorted(p)) for p in zip(labels[near], grown[near], strict=True)}
     pairs = sorted((int(a), int(b)) for a, b in pairs)
+    best, found = -2.0, None
     for a, b in pairs:
         try:
-            cc.cross(list(cell.objects), a, b, shape)
-            return a, b
+            crossed = cc.cross(list(cell.objects), a, b, shape)
         except KaryotypeError:
             continue
-    return None
+        score = x_likeness(*(o.full_mask(shape) for o in crossed[-2:]))
+        if score > best:
+            best, found = score, (a, b)
+    return found
 
 
 def main(argv=None) -> int:

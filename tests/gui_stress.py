@@ -1,7 +1,7 @@
 """Drive a real napari viewer through classifications, edits and re-segmentation (a subprocess).
 
 usage: python gui_stress.py stress SESSIONS | reopen IMAGE ROUNDS | save IMAGE OUT
-       | restore IMAGE OUT
+       | restore IMAGE OUT | metaphase SESSIONS IMAGE [IMAGE ...]
 Prints one line per step; exits 0 only if every step got through.
 """
 
@@ -175,12 +175,77 @@ def restore(image, out) -> None:
     print("restore ok", flush=True)
 
 
+def metaphase(sessions: int, images: list[str]) -> None:
+    """``sessions`` metaphase sessions in a row, each in a new viewer on the next of ``images``
+    (in turn): the one button, a cut, a merge, a drop, an undo, then the viewer closed."""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_karyotype._widgets import MetaphaseWidget
+    from napari_karyotype.cell import corrections as cc
+
+    def centre(o):
+        return np.argwhere(o.mask).mean(0) + np.array(o.box[:2], float)
+
+    import shutil
+    import tempfile
+
+    work = tempfile.mkdtemp(prefix="metaphase-stress-")  # the reviews are autosaved there
+    copies = [shutil.copy(image, work) for image in images]
+    for k in range(sessions):
+        image = copies[k % len(copies)]
+        t0 = time.time()
+        viewer = napari.Viewer(show=True)
+        app = QApplication.instance()
+        w = MetaphaseWidget(viewer)
+        viewer.window.add_dock_widget(w)
+        w.image.value = viewer.open(image, plugin="napari-karyotype")[0]
+        w.run()
+        wait(app, w, limit=600)
+        assert w.cell is not None, f"session {k}: no result: {w.status.value}"
+        first = w.cell
+        longest = max(first.chromosomes, key=lambda o: o.area)
+        mid = centre(longest)
+        _c, _u, normal, half, _e = cc._axis(longest.mask)
+        reach = 3 * half + 6
+        viewer.layers["gestures"].add([np.array([mid - reach * normal, mid + reach * normal])],
+                                      shape_type="line")  # fmt: skip
+        w.cut()
+        wait(app, w)
+        cut = w.cell
+        assert cut.summary.count > first.summary.count, f"session {k}: cut: {w.status.value}"
+        pieces = sorted(cut.chromosomes, key=lambda o: -o.label)[:2]
+        viewer.layers["gestures"].add([np.array([centre(p) for p in pieces])], shape_type="line")
+        w.merge()
+        wait(app, w)
+        assert w.cell.summary.count < cut.summary.count, f"session {k}: merge"
+        small = min(w.cell.chromosomes, key=lambda o: o.area)
+        viewer.layers["chromosomes"].selected_label = small.label
+        before = w.cell
+        w.drop()
+        wait(app, w)
+        assert w.cell.summary.count == before.summary.count - 1, f"session {k}: drop"
+        w.undo()
+        pump(app, 0.3)
+        assert w.cell is before, f"session {k}: undo did not give the cell back"
+        assert np.array_equal(viewer.layers["chromosomes"].data, before.labels)
+        name = os.path.basename(image)
+        print(f"session {k}: {name}: {first.summary.count} chromosomes, cut, merged, dropped, "
+              f"undone, closed ({time.time() - t0:.0f} s)", flush=True)  # fmt: skip
+        viewer.close()
+        pump(app)
+    shutil.rmtree(work, ignore_errors=True)
+    print("metaphase stress ok", flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "stress":
         stress(int(sys.argv[2]))
     elif mode == "reopen":
         reopen(sys.argv[2], int(sys.argv[3]))
+    elif mode == "metaphase":
+        metaphase(int(sys.argv[2]), sys.argv[3:])
     elif mode == "save":
         save(sys.argv[2], sys.argv[3])
     else:

@@ -202,7 +202,7 @@ def _classified(classes) -> pd.DataFrame:
 
 
 def test_a_partial_cell_keeps_its_classes_but_claims_no_karyotype():
-    from napari_karyotype._widgets.classify import summary_text
+    from napari_karyotype._widgets.display import summary_text
     from napari_karyotype.pipeline.files import _progress_line
 
     s = summarize(_classified(["1", "1", "21"]))
@@ -230,7 +230,7 @@ METAPHASE = (
 def test_a_page_that_is_no_karyogram_claims_no_karyotype():
     """A cell read on a raw metaphase (or karyograms side by side): what the page is comes first,
     and no ISCN or copy deviation is claimed, in the widget's summary and the CLI's line alike."""
-    from napari_karyotype._widgets.classify import summary_text
+    from napari_karyotype._widgets.display import summary_text
     from napari_karyotype.pipeline.files import _progress_line
 
     cell = summarize(_classified([*(c for c in CLASSES[:22] for _ in "ab"), "X", "Y", "21"]))

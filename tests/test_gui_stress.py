@@ -88,3 +88,30 @@ def test_review_restored_after_a_kill(data_dir, tmp_path):
     )
     assert restored.equals(saved)
     assert restored["verified"].sum() == 1 and "Y" in set(restored["assigned"])
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+METAPHASES = (
+    SHARED / "taichung" / "images" / "1053831.jpg",
+    SHARED / "real-karyograms" / "metaphase_tuanvision_100955NVG.017.A_pairs_with_K.bmp",
+)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
+@pytest.mark.skipif(not all(p.is_file() for p in METAPHASES), reason="shared metaphases absent")
+def test_viewer_survives_metaphase_sessions():
+    """Two metaphase sessions in a row (a Taichung one, then another laboratory's): the one
+    button, a cut, a merge, a drop, an undo, the viewer closed. ``gui_stress.py metaphase 8 ...``
+    runs eight."""
+    from napari_karyotype.segmentation.spread_model import bundled_segmenter
+
+    if not bundled_segmenter().is_file():
+        pytest.skip("metaphase segmenter not present")
+    args = [sys.executable, "-X", "faulthandler", str(DRIVER), "metaphase", "2"]
+    run = subprocess.run(
+        [*args, *map(str, METAPHASES)],
+        capture_output=True, text=True, timeout=1200, env=_env(),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert "metaphase stress ok" in run.stdout
+    assert run.stdout.count("undone, closed") == 2

@@ -10,19 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import test_widgets_helpers as helpers
+
 pytestmark = pytest.mark.gui
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SCRIPT = ROOT / "scripts" / "metaphase_session.py"
-
-
-def _one_error(notes, *words):
-    assert len(notes.errors) == 1, notes.errors
-    message = notes.errors[0]
-    assert "\n" not in message and "Traceback" not in message
-    for word in words:
-        assert word in message, message
-    notes.errors.clear()
 
 
 def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, notes):
@@ -31,12 +24,12 @@ def test_corrections_before_a_metaphase_say_so_in_one_line(make_napari_viewer, n
     viewer = make_napari_viewer()
     w = MetaphaseWidget(viewer)
     assert w.run() is None
-    _one_error(notes, "image layer")
-    for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore):
+    helpers.one_error(notes, "image layer")
+    for action in (w.separate, w.cut, w.merge, w.cross, w.drop, w.restore, w.verify):
         assert action() is None
-        _one_error(notes, "Karyotype this metaphase")
+        helpers.one_error(notes, "Karyotype this metaphase")
     assert w.undo() is None
-    _one_error(notes, "nothing to undo")
+    helpers.one_error(notes, "nothing to undo")
     assert len(viewer.layers) == 0
 
 
@@ -99,3 +92,49 @@ def test_a_scripted_metaphase_session_gets_through(tmp_path):
     shots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(shots) >= 7 and shots[0].endswith("karyotyped.png")
     assert shots[-1].endswith("restored.png")
+
+
+def test_a_crossing_pair_is_drawn_as_two_chromosomes_and_hovering_names_them(make_napari_viewer):
+    """Two chromosomes crossing in an X: the shared pixels hatched (hovering them names both),
+    each chromosome's outline whole, and hovering either one's own arm names it."""
+    from napari_karyotype._widgets import MetaphaseWidget
+    from napari_karyotype.cell import corrections as cc
+    from napari_karyotype.cell.features import empty_features
+    from test_corrections import SHAPE, obj, rect
+
+    upright, lying = rect((10, 40, 90, 46)), rect((47, 10, 53, 120))
+    objects = cc.cross([obj(1, upright), obj(2, lying & ~upright)], 1, 2, SHAPE)
+    image = np.full(SHAPE, 0.9, np.float32)
+    image[upright | lying] = 0.3
+    table = empty_features(2)
+    table["label"], table["assigned"] = [3, 4], ["1", "2"]
+    cell = cc.settle(image, objects, table, 1.0)
+    assert list(cell.shared) == [(3, 4)]
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="spread")
+    w = MetaphaseWidget(viewer)
+    w.show(cell)
+
+    crossings = viewer.layers["crossings"]
+    shared = np.asarray(crossings.data)
+    assert np.array_equal(shared > 0, upright & lying)  # every shared pixel, nothing else
+    assert set(np.unique(shared)) == {0, 1, 2}  # 1: the hatch, 2: between its lines
+    colors = crossings.colormap.color_dict
+    assert colors[1][3] == 1 and colors[2][3] == 0  # the hatch black, the rest see-through
+    for value in (1, 2):
+        at = np.argwhere(shared == value)[0]
+        said = crossings.get_status(tuple(at))["value"]
+        assert "1 (label 3)" in said and "2 (label 4)" in said, said
+
+    outlines = viewer.layers["outlines"]
+    assert sorted(outlines.features["label"]) == [3, 4]
+    for poly, lab in zip(outlines.data, outlines.features["label"], strict=True):
+        whole = upright if lab == 3 else lying
+        rows, cols = np.nonzero(whole)
+        assert poly[:, 0].min() <= rows.min() and poly[:, 0].max() >= rows.max() - 1
+        assert poly[:, 1].min() <= cols.min() and poly[:, 1].max() >= cols.max() - 1
+
+    chromosomes = viewer.layers["chromosomes"]
+    for lab, at in ((3, (20, 43)), (4, (50, 100))):  # each one's own arm, off the crossing
+        said = chromosomes.get_status(at)["value"]
+        assert f"label: {lab}" in said, said

@@ -17,28 +17,18 @@ def sample():
     return synthetic_karyogram(seed=1)
 
 
-def _one_error(notes, *words):
-    assert len(notes.errors) == 1, notes.errors
-    message = notes.errors[0]
-    assert "\n" not in message and "Traceback" not in message
-    for word in words:
-        assert word in message, message
-    notes.errors.clear()
-    return message
-
-
 def test_no_image_layer(make_napari_viewer, notes, tmp_path):
     from napari_karyotype._widgets import ClassifyWidget, ExportWidget, RowsWidget, SegmentWidget
 
     viewer = make_napari_viewer()
     assert RowsWidget(viewer).run() is None
-    _one_error(notes, "image layer")
+    helpers.one_error(notes, "image layer")
     assert SegmentWidget(viewer).run() is None
-    _one_error(notes, "image layer")
+    helpers.one_error(notes, "image layer")
     assert ClassifyWidget(viewer).run() is None
-    _one_error(notes, "image layer")
+    helpers.one_error(notes, "image layer")
     assert ExportWidget(viewer).export_table(tmp_path / "t.csv") is None
-    _one_error(notes, "labels layer")
+    helpers.one_error(notes, "labels layer")
     assert len(viewer.layers) == 0
     assert not (tmp_path / "t.csv").exists()
 
@@ -55,10 +45,10 @@ def test_line_shape_and_no_shapes(make_napari_viewer, notes, sample):
     assert widget.rows.value is rows
     before = helpers.layer_state(viewer)
     assert widget.run() is None
-    _one_error(notes, "line")
+    helpers.one_error(notes, "line")
     rows.data = []
     assert widget.run() is None
-    _one_error(notes, "no shapes")
+    helpers.one_error(notes, "no shapes")
     assert [layer.name for layer in viewer.layers] == ["cell", "rows"]
     assert helpers.layer_state(viewer)[0] == before[0]
 
@@ -92,11 +82,11 @@ def test_empty_and_mismatched_labels(make_napari_viewer, notes, sample):
     widget = ClassifyWidget(viewer)
     before = helpers.layer_state(viewer)
     assert widget.run() is None
-    _one_error(notes, "no labels", "segment first")
+    helpers.one_error(notes, "no labels", "segment first")
     viewer.layers["chromosomes"].data = np.ones((10, 10), np.int32)
     before = helpers.layer_state(viewer)
     assert widget.run() is None
-    _one_error(notes, "labels layer", "width x height")
+    helpers.one_error(notes, "labels layer", "width x height")
     assert helpers.layer_state(viewer) == before
 
 
@@ -111,14 +101,14 @@ def test_corrupt_or_missing_model(make_napari_viewer, qtbot, notes, sample, tmp_
 
     widget.model.value = tmp_path / "absent.keras"
     assert widget.run() is None
-    _one_error(notes, "absent.keras", "not found")
+    helpers.one_error(notes, "absent.keras", "not found")
 
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"this is not a keras model")
     widget.model.value = bad
     assert widget.run() is not None
     helpers.wait_worker(qtbot, widget)
-    _one_error(notes, "broken.keras")
+    helpers.one_error(notes, "broken.keras")
     assert helpers.layer_state(viewer) == before
     assert "classes" not in viewer.layers
 
@@ -132,9 +122,9 @@ def test_review_needs_a_classified_chromosome(make_napari_viewer, qtbot, notes, 
     widget = ClassifyWidget(viewer)
     before = helpers.layer_state(viewer)
     assert widget.set_class("7", label=1) is None
-    _one_error(notes, "not classified yet")
+    helpers.one_error(notes, "not classified yet")
     assert widget.undo() is None
-    _one_error(notes, "nothing to undo")
+    helpers.one_error(notes, "nothing to undo")
     assert helpers.layer_state(viewer) == before
     # painting in a layer that is not classified yet is no error: there is nothing to sync
     layer.data_setitem(np.nonzero(sample.labels == 1), 0)
@@ -153,16 +143,16 @@ def test_export_errors_leave_layers(make_napari_viewer, notes, sample, tmp_path)
     layer = viewer.add_labels(sample.labels, name="chromosomes")
     widget = ExportWidget(viewer)
     assert widget.export_crops(tmp_path / "crops", cell="x.1") is None
-    _one_error(notes, "not classified yet")
+    helpers.one_error(notes, "not classified yet")
     # a table whose chromosomes have no class yet: nothing to export as training data
     store_table(layer, sync_features(empty_features(0), sample.labels))
     before = helpers.layer_state(viewer)
     assert widget.export_crops(tmp_path / "crops", cell="x.1") is None
-    _one_error(notes, "no classified chromosomes")
+    helpers.one_error(notes, "no classified chromosomes")
     assert widget.export_crops(tmp_path / "crops", cell="bad/name") is None
-    _one_error(notes, "cell id")
+    helpers.one_error(notes, "cell id")
     assert widget.export_table(tmp_path / "missing-folder" / "t.csv") is None
-    _one_error(notes)
+    helpers.one_error(notes)
     assert helpers.layer_state(viewer) == before
 
 
@@ -232,6 +222,6 @@ def test_unexpected_failure_is_one_logged_line(
     before = helpers.layer_state(viewer)
     with caplog.at_level("ERROR", logger="napari_karyotype"):
         assert RowsWidget(viewer).run() is None
-    assert _one_error(notes) == "Proposing rows failed: ZeroDivisionError: division by zero"
+    assert helpers.one_error(notes) == "Proposing rows failed: ZeroDivisionError: division by zero"
     assert "Traceback" in caplog.text or caplog.records[0].exc_info is not None
     assert helpers.layer_state(viewer) == before

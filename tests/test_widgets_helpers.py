@@ -65,3 +65,14 @@ def layer_state(viewer) -> list[tuple]:
         features = layer.features.to_csv() if hasattr(layer, "features") else ""
         out.append((layer.name, type(layer).__name__, digest, features))
     return out
+
+
+def one_error(notes, *words) -> str:
+    """The one error notification shown (one line, no traceback, naming ``words``); cleared."""
+    assert len(notes.errors) == 1, notes.errors
+    message = notes.errors[0]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word in message, message
+    notes.errors.clear()
+    return message

@@ -14,7 +14,12 @@ import pandas as pd
 
 from napari_karyotype import CLASSES
 from napari_karyotype._widgets._common import CLASSES_LAYER, find_layer
-from napari_karyotype.cell.features import COLUMNS, LOW_CONFIDENCE, check_features
+from napari_karyotype.cell.features import (
+    COLUMNS,
+    LOW_CONFIDENCE,
+    check_features,
+    karyotype_or_why,
+)
 
 UNCLASSIFIED_COLOR = (0.6, 0.6, 0.6, 1.0)
 FLAG_RING_PX = 40
@@ -172,3 +177,28 @@ def show_classes(viewer, labels_layer, table: pd.DataFrame | None, threshold=LOW
         points.border_color = border
         points.text = text
     return points
+
+
+def summary_text(summary) -> str:
+    """The cell summary as a few short lines: count and ISCN (or why there is none: a page that
+    is not one karyogram, a partial cell), then what looks off."""
+    said = karyotype_or_why(summary)
+    lines = [f"{summary.count} chromosomes" + (f" · {said}" if summary.iscn else "")]
+    if not summary.iscn:
+        lines.append(said)
+    if summary.extra:
+        extra = ", ".join(f"{c} (+{n})" for c, n in summary.extra.items())
+        lines.append(f"too many copies: {extra}")
+    if summary.missing:
+        lines.append(
+            "too few copies: " + ", ".join(f"{c} (−{n})" for c, n in summary.missing.items())
+        )
+    others = [
+        f
+        for f in summary.flags
+        if not f.startswith(("extra", "missing")) and "expected" not in f and f != said
+    ]
+    lines.extend(others)
+    if np.isfinite(summary.mean_confidence):
+        lines.append(f"mean confidence {summary.mean_confidence:.2f}")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Corrections of a metaphase's segmentation: cut, merge, cross, drop, restore, separate.
+"""Corrections of a metaphase's segmentation: cut, merge, cross, drop, restore, separate,
+relabel and verify.
 
 A metaphase cell (:class:`MetaphaseCell`) is its objects (``segmentation.objects.SpreadObject``:
 every chromosome whole, crossing ones overlapping, nuclei and debris left out) and what follows
@@ -145,6 +146,19 @@ def relabel(cell: MetaphaseCell, label: int, cls: str | None) -> MetaphaseCell:
     from napari_karyotype.cell.features import relabel as _relabel
 
     table = _relabel(cell.table, label, cls)
+    return settle(cell.image, cell.objects, table, cell.summary.scale)
+
+
+def verify(cell: MetaphaseCell, labels=None) -> MetaphaseCell:
+    """The cell with chromosomes ``labels`` (default: every one) verified as they are: the user
+    has checked them against the spread and the karyogram and signs them. Their classes stay;
+    they are no longer in doubt, so a complete cell's karyotype is claimed."""
+    table = cell.table.copy()
+    chosen = table["label"].to_numpy() if labels is None else [int(lab) for lab in labels]
+    unknown = set(chosen) - set(table["label"].astype(int))
+    if unknown:
+        raise KaryotypeError(f"label {min(unknown)} is not a chromosome of the cell")
+    table.loc[table["label"].isin(chosen), "verified"] = True
     return settle(cell.image, cell.objects, table, cell.summary.scale)
 
 
