@@ -65,8 +65,8 @@ people draw boxes round chromosomes (measured on the Taichung training cases' bo
 segmenter's masks: a median 0.5-0.7 half-widths a side)."""
 
 IN_BOX = 0.7
-"""A chromosome keeps only its pixels inside the box the segmenter drew round its centre when
-that box holds this share of them or more (otherwise the box, not the pixels, is wrong)."""
+"""A chromosome takes the box the segmenter drew round its centre when that box holds this share
+of its pixels or more; otherwise (the watershed gave it a neighbour's part) its pixels' box."""
 
 SMALLEST = 1.0
 """A chromosome covers at least this many discs of the typical half-width (the smallest, 21, 22
@@ -248,7 +248,7 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
         if pair is None and sl_id in drawn:
             obj = _in_box(SpreadObject(0, "chromosome", box, own, score), drawn[sl_id])
             if obj is not None:
-                objects.append(_grown(crop_to_mask(obj), BOX_MARGIN * radius, (h, w)))
+                objects.append(obj)
                 continue
         for mask in pair or [own]:
             obj = crop_to_mask(SpreadObject(0, "chromosome", box, mask, score))
@@ -285,8 +285,8 @@ def _own_boxes(region: np.ndarray, fg: np.ndarray, drawn: dict) -> None:
 
 
 def _in_box(obj: SpreadObject, box) -> SpreadObject | None:
-    """``obj``'s pixels inside the box the segmenter drew round its centre (those outside it
-    leaked into a neighbour); None where that box holds under :data:`IN_BOX` of them."""
+    """``obj`` in the box the segmenter drew round its centre (its pixels outside it, leaked
+    into a neighbour, dropped); None where that box holds under :data:`IN_BOX` of them."""
     r0, c0, r1, c1 = obj.box
     b0, b1, b2, b3 = box
     if b2 <= b0 or b3 <= b1:
