@@ -17,6 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+PEAK = 0.3
+"""A centre heatmap peak this high or more is a chromosome."""
+
+SAME_BOX = 0.7
+"""A box whose intersection with a stronger box covers this share of the smaller is the same
+chromosome found twice."""
+
 LEVEL = 0.08
 """Every centre heatmap peak this high or more is a candidate (0.987 of the chromosomes of the
 validation spreads have one)."""
@@ -40,6 +47,45 @@ FEATURES = (
 )
 
 
+def peaks(centre: np.ndarray, level: float = PEAK) -> np.ndarray:
+    """``(n, 3)`` rows ``(row, col, height)`` of the heatmap's local maxima over ``level``,
+    highest first."""
+    from scipy import ndimage as ndi
+
+    top = (centre == ndi.maximum_filter(centre, 3)) & (centre >= level)
+    rr, cc = np.nonzero(top)
+    order = np.argsort(-centre[rr, cc])
+    return np.stack([rr[order], cc[order], centre[rr[order], cc[order]]], 1)
+
+
+def _overlap_of_smaller(a, b) -> float:
+    r0, c0 = max(a[0], b[0]), max(a[1], b[1])
+    r1, c1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(r1 - r0, 0) * max(c1 - c0, 0)
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return inter / max(small, 1e-6)
+
+
+def boxes_from_maps(centre: np.ndarray, log_size: np.ndarray, level: float = PEAK):
+    """``[(score, (r, c), (r0, c0, r1, c1))]`` in the net frame, duplicates dropped."""
+    found = []
+    for r, c, s in peaks(centre, level):
+        r, c = int(r), int(c)
+        h, w = np.exp(log_size[r, c])
+        box = (r + 0.5 - h / 2, c + 0.5 - w / 2, r + 0.5 + h / 2, c + 0.5 + w / 2)
+        if any(_overlap_of_smaller(box, b) >= SAME_BOX and _near(box, b) for _s, _p, b in found):
+            continue
+        found.append((float(s), (r, c), box))
+    return found
+
+
+def _near(a, b) -> bool:
+    """Two boxes of about the same size: the same chromosome, not a small one inside a long
+    one's box."""
+    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])  # noqa: E731
+    return min(area(a), area(b)) >= 0.5 * max(area(a), area(b))
+
+
 @dataclass
 class Candidate:
     """A centre peak (net frame): its height, position and box ``(r0, c0, r1, c1)``."""
@@ -51,8 +97,6 @@ class Candidate:
 
 def candidates(chrom, centre, log_size, level: float = LEVEL):
     """``(candidates, features (n, len(FEATURES)))`` of one spread's maps, highest first."""
-    from napari_karyotype.segmentation.spread_model import boxes_from_maps
-
     found = [Candidate(s, p, b) for s, p, b in boxes_from_maps(centre, log_size, level)]
     if not found:
         return [], np.zeros((0, len(FEATURES)), np.float32)
