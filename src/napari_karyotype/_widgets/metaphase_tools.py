@@ -111,20 +111,21 @@ class CorrectionTools:
         """Leave the selected chromosome out as debris."""
         from napari_karyotype.cell.corrections import drop
 
-        cell = self._cell()
-        label = self._picked(LABELS_LAYER) if label is None else int(label)
-        objs = drop(list(cell.objects), label)
-        return self._correct(lambda _o: objs, f"dropping {label}")
+        return self._on_picked(drop, LABELS_LAYER, label, "dropping")
 
     @guarded("Restoring")
     def restore(self, label: int | None = None):
         """Take the object selected in 'left out' back as a chromosome."""
         from napari_karyotype.cell.corrections import restore
 
+        return self._on_picked(restore, LEFT_OUT_LAYER, label, "restoring")
+
+    def _on_picked(self, change, layer: str, label: int | None, what: str):
+        """Apply ``change(objects, label)`` to the label picked in ``layer`` (or ``label``)."""
         cell = self._cell()
-        label = self._picked(LEFT_OUT_LAYER) if label is None else int(label)
-        objs = restore(list(cell.objects), label)
-        return self._correct(lambda _o: objs, f"restoring {label}")
+        label = self._picked(layer) if label is None else int(label)
+        objs = change(list(cell.objects), label)
+        return self._correct(lambda _o: objs, f"{what} {label}")
 
     @guarded("Relabelling")
     def set_class(self, cls: str | None, label: int | None = None):
