@@ -183,3 +183,24 @@ def test_underexposed_real_framed_karyogram_is_classified(bundled_classifier):
         inside = [b for b in boxes if b[1] <= y <= b[2] and b[3] <= x <= b[4]]
         right += len(inside) == 1 and inside[0][0] == row["assigned"]
     assert right >= 20
+
+
+@pytest.mark.data
+def test_auto_page_with_too_few_chromosomes_claims_no_karyotype(cells, classifier):
+    """A page read as a karyogram by ``--page auto`` with 30 chromosomes in its rows is more
+    likely a misread spread than a cell: no karyotype, and the user is told how to override;
+    named a karyogram by the user, the same page keeps its claim."""
+    from napari_karyotype.cell.features import karyotype_or_why
+    from napari_karyotype.samples.compose import compose_karyogram
+
+    cell = sorted(cells[ACCURACY_CELLS[1]], key=lambda c: c.cls)
+    partial = compose_karyogram([c for c in cell if c.cls not in ("1", "2", "3", "4", "5",
+                                                                     "6", "7", "8")], seed=1)
+    auto = analyze_image(partial.image, rows="auto", classifier=classifier, page="auto")
+    assert auto.kind == "karyogram"
+    assert 26 <= auto.summary.count < 40
+    assert auto.summary.iscn == ""
+    assert "--page metaphase" in karyotype_or_why(auto.summary)
+    chosen = analyze_image(partial.image, rows="auto", classifier=classifier, page="karyogram")
+    assert chosen.summary.count == auto.summary.count
+    assert chosen.summary.iscn.startswith(f"{chosen.summary.count},")

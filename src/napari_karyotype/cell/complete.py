@@ -29,6 +29,24 @@ CLUSTER = 2.6
 that were not taken apart."""
 
 
+AUTO_FEWEST = 40
+"""A page taken for a karyogram by ``--page auto`` on which the rows hold fewer chromosomes than
+this gets no karyotype: far more often a spread whose ink happened to stand in bands (read down
+the rows path, it gives "26,-1,-2,…") than a cell that lost six or more. Chosen by the user
+(``--page karyogram``), the page keeps its claim down to ``features.FEWEST``."""
+
+
+def auto_page_doubt(count: int) -> list[str]:
+    """The warning that withholds the karyotype of a page read as a karyogram by ``--page auto``
+    with ``count`` chromosomes; empty when the count is plausible for one karyogram."""
+    if count >= AUTO_FEWEST:
+        return []
+    return [
+        f"page: read as a karyogram, but only {count} chromosomes found in its rows: no "
+        "karyotype (a metaphase? --page metaphase)"
+    ]
+
+
 def completeness(objects, count: int) -> list[str]:
     """What stands in the way of claiming a karyotype on a spread's chromosomes ``objects``
     (``segmentation.objects.SpreadObject``) counted ``count``; empty when nothing does."""

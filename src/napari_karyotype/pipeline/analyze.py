@@ -190,6 +190,10 @@ def analyze_image(
         from napari_karyotype.cell.complete import completeness
 
         warnings = completeness(objects, summary.count)
+    elif page == "auto":
+        from napari_karyotype.cell.complete import auto_page_doubt
+
+        warnings = [*warnings, *auto_page_doubt(summary.count)]
     if classes not in ("cnn", "auto"):
         from napari_karyotype.cell.layout import apply_layout
 

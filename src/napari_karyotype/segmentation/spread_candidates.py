@@ -106,7 +106,7 @@ def candidates(chrom, centre, log_size, level: float = LEVEL):
     area = np.clip((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0, None)
     strong = heights >= STRONG
     typical = np.median(np.log(area[strong])) if strong.any() else np.median(np.log(area))
-    inter = _intersections(boxes)
+    inter = intersections(boxes)
     stronger = heights[None, :] > heights[:, None]  # [i, j]: j is stronger than i
     covered = np.where(stronger, inter / np.minimum(area[:, None], area[None, :]), 0).max(1)
     iou = np.where(stronger, inter / (area[:, None] + area[None, :] - inter), 0).max(1)
@@ -126,11 +126,14 @@ def candidates(chrom, centre, log_size, level: float = LEVEL):
     return found, x.astype(np.float32)
 
 
-def _intersections(boxes: np.ndarray) -> np.ndarray:
-    y0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    x0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    y1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    x1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+def intersections(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Overlap areas [i, j] of boxes ``a`` (n, 4) and ``b`` (m, 4; default ``a``), each
+    (min row, min col, max row, max col)."""
+    b = a if b is None else b
+    y0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    x0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    y1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    x1 = np.minimum(a[:, None, 3], b[None, :, 3])
     return np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
 
 

@@ -24,14 +24,13 @@ def label(found, truth: np.ndarray) -> np.ndarray:
     """True for the candidates that match a box of ``truth`` ((n, 4), net frame) one to one."""
     from scipy.optimize import linear_sum_assignment
 
-    from napari_karyotype.segmentation.spread_candidates import _intersections
+    from napari_karyotype.segmentation.spread_candidates import intersections
 
     y = np.zeros(len(found), bool)
     if not found or len(truth) == 0:
         return y
     boxes = np.array([c.box for c in found], float)
-    both = np.concatenate([boxes, np.asarray(truth, float)])
-    inter = _intersections(both)[: len(boxes), len(boxes) :]
+    inter = intersections(boxes, np.asarray(truth, float))
     area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
     iou = inter / (area(boxes)[:, None] + area(np.asarray(truth, float))[None] - inter)
     heights = np.array([c.height for c in found])
