@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -10,6 +11,10 @@ import pytest
 import test_widgets_helpers as helpers
 
 pytestmark = [pytest.mark.gui, pytest.mark.data]
+
+
+def class_of_row(table, label: int) -> str:
+    return str(table.loc[table["label"] == label, "assigned"].item())
 
 
 def test_both_flags_a_swapped_pair(make_napari_viewer, qtbot, notes, cells, bundled_classifier):
@@ -37,6 +42,25 @@ def test_both_flags_a_swapped_pair(make_napari_viewer, qtbot, notes, cells, bund
     texts = dict(zip(points.features["label"].astype(int), points.text.values, strict=True))
     assert all("≠" in texts[lab] for lab in flagged)
     assert all("≠" not in texts[lab] for lab in set(texts) - flagged)
+    # The reviewer walks through the chromosomes in doubt (the flagged ones among them), the
+    # view centred on each, then verifies them one by one until none is left.
+    named = re.search(r"look at labels? ([\d, ]+)", widget.summary.value)
+    assert named, widget.summary.value
+    doubt = [int(v) for v in named.group(1).replace(",", " ").split()]
+    walked = []
+    for _ in range(len(table)):
+        label = widget.next_in_doubt()
+        if label in walked:
+            break
+        walked.append(label)
+        rows, cols = np.nonzero(layer.data == label)
+        assert np.allclose(viewer.camera.center[-2:], (rows.mean(), cols.mean()), atol=1)
+    assert flagged <= set(walked) and walked[: len(doubt)] == doubt
+    for label in walked:
+        widget.set_class(class_of_row(layer.features, label), label)
+    assert widget.next_in_doubt() is None
+    assert "look at" not in widget.summary.value
+    assert notes.errors == []
 
 
 def test_auto_takes_the_place_and_says_so(

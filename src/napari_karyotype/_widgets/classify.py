@@ -89,6 +89,11 @@ class ClassifyWidget(ReviewTools, ViewerWidget):
         self.set_button = PushButton(text="Set class")
         self.undo_button = PushButton(text="Undo")
         self.refresh_button = PushButton(text="Refresh")
+        self.doubt_button = PushButton(text="Next in doubt")
+        self.doubt_button.tooltip = (
+            "Select the next chromosome to look at (the CNN unsure, against the layout, or moved "
+            "by the assignment; least sure first) and centre the view on it."
+        )
         self.autosave = CheckBox(text="autosave the review", value=True)
         self.autosave.tooltip = (
             "After each segmentation, classification and relabel: <image>.karyotype/ beside the "
@@ -97,7 +102,7 @@ class ClassifyWidget(ReviewTools, ViewerWidget):
         self.session_folder = FileEdit(label="session folder", mode="d")
         self.restore_button = PushButton(text="Restore saved review", enabled=False)
         review_row = Container(
-            widgets=[self.cls, self.set_button, self.undo_button],
+            widgets=[self.cls, self.set_button, self.undo_button, self.doubt_button],
             layout="horizontal",
             labels=False,
         )
@@ -163,6 +168,7 @@ class ClassifyWidget(ReviewTools, ViewerWidget):
         self.set_button.changed.connect(lambda _=None: self.set_class(self.cls.value))
         self.undo_button.changed.connect(lambda _=None: self.undo())
         self.refresh_button.changed.connect(lambda _=None: self.refresh())
+        self.doubt_button.changed.connect(lambda _=None: self.next_in_doubt())
         self.auto_scale.changed.connect(lambda on: setattr(self.scale, "enabled", not on))
         self.threshold.changed.connect(lambda _=None: self.redraw())
         self.labels_picker.changed.connect(self._watch)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_karyotype.cell.features import NAMED
+
 COUNT_RANGE = (44, 48)
 """Counts one cell plausibly has (monosomies and trisomies included); outside it, the spread
 is not one whole cell, or not segmented right."""
@@ -54,12 +56,16 @@ def completeness(objects, count: int) -> list[str]:
     areas = np.array([o.area for o in chrom], float)
     median = float(np.median(areas)) if areas.size else 0.0
     clusters = int(np.sum(areas >= CLUSTER * median)) if median else 0
-    doubtful = sum(o.score < DOUBT for o in chrom)
+    doubtful = sorted((o for o in chrom if o.score < DOUBT), key=lambda o: o.score)
     reasons = []
     if clusters:
         reasons.append(f"{clusters} cluster{'s' if clusters > 1 else ''} unresolved")
     if doubtful:
-        reasons.append(f"{doubtful} chromosome{'s' if doubtful > 1 else ''} in doubt")
+        n = len(doubtful)
+        named = ", ".join(str(o.label) for o in doubtful[:NAMED])
+        more = f", {n - NAMED} more" if n > NAMED else ""
+        plural = "s" if n > 1 else ""
+        reasons.append(f"{n} chromosome{plural} in doubt (label{plural} {named}{more})")
     lo, hi = COUNT_RANGE
     if reasons or not lo <= count <= hi:
         reasons.append(f"{count} chromosome{'s' if count != 1 else ''}")

@@ -280,6 +280,10 @@ class CellSummary:
     scale: float | None = None
     disagree: int = 0
     """Chromosomes whose CNN class differs from the class their place in the layout gives."""
+    in_doubt: list[int] = field(default_factory=list)
+    """Labels a reviewer should look at, least sure first: unverified chromosomes whose CNN
+    class disagrees with the layout, that the layout classed against the CNN, that assignment
+    moved off the CNN's top class, or whose confidence is low (:func:`doubtful_labels`)."""
 
     def as_row(self) -> dict:
         """One flat row (for ``summary.csv``)."""
@@ -294,6 +298,7 @@ class CellSummary:
             "scale": np.nan if self.scale is None else round(self.scale, 3),
             "flags": "; ".join(self.flags),
             "disagree": self.disagree,
+            "in_doubt": " ".join(str(v) for v in self.in_doubt),
         }
 
 
@@ -371,7 +376,32 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
     disagree = int((df["disagrees"] & unverified).sum())
     if disagree:
         flags.append(f"{disagree} disagree with the layout")
-    return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree)
+    doubt = doubtful_labels(df)
+    if doubt:
+        shown = ", ".join(str(v) for v in doubt[:NAMED])
+        more = f" and {len(doubt) - NAMED} more" if len(doubt) > NAMED else ""
+        flags.append(f"look at label{'s' if len(doubt) > 1 else ''} {shown}{more}")
+    return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree, doubt)
+
+
+NAMED = 10
+"""The summary's flags name at most this many labels in doubt (``in_doubt`` keeps them all)."""
+
+
+def doubtful_labels(features: pd.DataFrame) -> list[int]:
+    """Labels of the unverified chromosomes a reviewer should look at, least sure first.
+
+    In doubt: the CNN's class differs from the layout's (``disagrees``), the layout classed it
+    against the CNN's top class, assignment moved it off the CNN's top class, or the CNN's
+    confidence is under :data:`LOW_CONFIDENCE` (where the layout did not decide its class)."""
+    df = features[(features["kind"] == "chromosome") & ~features["verified"].astype(bool)]
+    conf = df["confidence"].to_numpy(float)
+    placed = ((df["layout"] != "") & (df["assigned"] == df["layout"])).to_numpy()
+    other = ((df["assigned"] != df["chromosome"]) & (df["chromosome"] != "")).to_numpy()
+    low = np.nan_to_num(conf, nan=0.0) < LOW_CONFIDENCE
+    doubt = df["disagrees"].to_numpy(bool) | other | (low & ~placed)
+    order = np.argsort(np.where(np.isfinite(conf), conf, -1.0)[doubt], kind="stable")
+    return [int(v) for v in df["label"].to_numpy()[doubt][order]]
 
 
 NO_KARYOTYPE = ("page:", "partial cell:", "spread:")

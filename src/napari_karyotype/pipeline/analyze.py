@@ -41,6 +41,7 @@ SUMMARY_COLUMNS = (
     "missing",
     "flags",
     "disagree",
+    "in_doubt",
     "seconds",
     "error",
 )
