@@ -119,6 +119,40 @@ def test_load_chromosomes_reads_a_taichung_folder_through_the_cache(folder, tmp_
     again = load_chromosomes([folder], cache_dir=cache)
     assert [(c.cell, c.cls) for c in again] == [(c.cell, c.cls) for c in first]
     assert all(np.array_equal(a.image, b.image) for a, b in zip(first, again, strict=True))
+    # crops stood upright from a spread (p-arm up or down) are known as such, cached or not
+    assert all(c.from_spread for c in first + again)
+
+
+def test_crops_from_spreads_are_seen_both_ways_up():
+    """Evaluation and the metaphase path average a spread's crop over its two ends; a karyogram's
+    crop (p-arm up) is seen as it is."""
+    from dataclasses import replace
+
+    from napari_karyotype.classification.upright import both_ends
+    from napari_karyotype.datasets.record import Chromosome
+    from napari_karyotype.training.evaluation import predict_cells
+
+    def top_heavy(x):  # class 1 when most ink lies in the upper half, else class 2
+        x = np.asarray(x, float).reshape(len(x), 220, 100)
+        upper = (1 - x[:, :110]).sum((1, 2)) > (1 - x[:, 110:]).sum((1, 2))
+        p = np.zeros((len(x), 24), np.float32)
+        p[upper, 0], p[~upper, 1] = 1.0, 1.0
+        return p
+
+    canvas = np.full((220, 100), 255, np.uint8)
+    canvas[20:60, 40:60], canvas[60:100, 40:60] = 20, 200  # its upper arm darker
+    assert top_heavy(canvas[None] / 255.0)[0, 0] == 1.0
+    assert both_ends(top_heavy)(canvas[None] / 255.0)[0, :2].tolist() == [0.5, 0.5]
+
+    class Plain:
+        per_cell = False
+        predict_proba = staticmethod(top_heavy)
+
+    karyogram = Chromosome("C1.001", "1", 0, "a.gif", canvas)
+    spread = replace(karyogram, cell="1000001", source="taichung", from_spread=True)
+    probs, _ = predict_cells([karyogram, spread], Plain())
+    assert probs[0, :2].tolist() == [1.0, 0.0]
+    assert probs[1, :2].tolist() == [0.5, 0.5]
 
 
 def test_case_wise_holdout_is_stable_and_about_the_fraction():

@@ -42,6 +42,9 @@ class Chromosome:
     image: np.ndarray = field(repr=False)
     source: str = "hu2019"
     """The laboratory: ``"hu2019"`` (Hu et al. zips) or ``"taichung"`` (VOC boxes)."""
+    from_spread: bool = False
+    """Cut from a raw metaphase and stood upright on its long axis (VOC or COCO boxes): its p-arm
+    points up or down. False: cut from a karyogram, p-arm up."""
 
     @property
     def case(self) -> str:

@@ -159,7 +159,9 @@ def cell_chromosomes(
         if canvas is None:
             stats.reject("vanished when scaled", f"{file}#{k}")
             continue
-        out.append(Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=source))
+        out.append(
+            Chromosome(image_id, cls, k, f"{file}#{k}", canvas, source=source, from_spread=True)
+        )
     return out
 
 
@@ -210,7 +212,7 @@ def load_cached(
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         chroms = [
-            Chromosome(str(cell), str(cls), int(h), str(f), img, source=SOURCE)
+            Chromosome(str(cell), str(cls), int(h), str(f), img, source=SOURCE, from_spread=True)
             for cell, cls, h, f, img in zip(
                 z["cell"], z["cls"], z["homolog"], z["files"], z["image"], strict=True
             )

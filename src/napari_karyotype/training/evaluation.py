@@ -94,29 +94,43 @@ class Evaluation:
 
 
 def predict_cells(chromosomes, classifier) -> tuple[np.ndarray, dict[str, float]]:
-    """``(probs (n, 24), {cell: scale})`` of dataset chromosomes, cell by cell.
+    """``(probs (n, 24), {cell: scale})`` of dataset chromosomes, cell by cell; crops cut from
+    spreads (``from_spread``) seen both ways up (``classification.upright.both_ends``).
 
     A :data:`~.scale.PER_CELL` model gets each cell scaled as in the plugin
     (:func:`~.scale.cell_scale_and_probs`; no true class is used); any other
     model sees the crops as they are.
     """
     from napari_karyotype.classification import scale as _scale
+    from napari_karyotype.classification.upright import both_ends
     from napari_karyotype.training.fit import canvases_of
 
+    def predictor(members):
+        """Crops from spreads are seen both ways up, as the plugin classifies a metaphase."""
+        spread = members[0].from_spread
+        return both_ends(classifier.predict_proba) if spread else classifier.predict_proba
+
+    probs = np.zeros((len(chromosomes), len(CLASSES)), np.float32)
     if not classifier.per_cell:
-        return classifier.predict_proba(canvases_of(chromosomes)), {}
+        spread = np.array([c.from_spread for c in chromosomes], bool)
+        for kind in (False, True):
+            rows = np.flatnonzero(spread == kind)
+            members = [chromosomes[i] for i in rows]
+            if members:
+                probs[rows] = predictor(members)(canvases_of(members))
+        return probs, {}
     stats = classifier.size_stats
     cells = np.array([c.cell for c in chromosomes])
-    probs = np.zeros((len(chromosomes), len(CLASSES)), np.float32)
     scales = {}
     for cell in dict.fromkeys(cells.tolist()):
         rows = np.flatnonzero(cells == cell)
         members = [chromosomes[i] for i in rows]
         axes = np.array([_scale.crop_axis(c.image) for c in members])
+        predict = predictor(members)
         scales[cell], probs[rows] = _scale.cell_scale_and_probs(
             axes,
             stats,
-            lambda s, members=members, cell=cell: classifier.predict_proba(
+            lambda s, members=members, cell=cell, predict=predict: predict(
                 canvases_of(members, {cell: s})
             ),
             tolerance=0.0,
