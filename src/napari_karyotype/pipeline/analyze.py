@@ -150,9 +150,10 @@ def analyze_image(
     # CNN and the karyogram still see the image as it is.
     if page not in PAGE_KINDS:
         raise KaryotypeError(f"page: expected one of {', '.join(PAGE_KINDS)}, got {page!r}")
-    cleaned = clean_page(img, k.chroma)
+    # A page named a metaphase needs no cleaning: the segmenter reads the spread as it is.
+    cleaned = clean_page(img, k.chroma) if page != "metaphase" else None
     kind = page if page != "auto" else ("karyogram" if cleaned.arranged else "metaphase")
-    objects, warnings = [], cleaned.warnings
+    objects, warnings = [], cleaned.warnings if cleaned is not None else []
     if kind == "metaphase":
         from napari_karyotype.segmentation.objects import paint
 
