@@ -252,12 +252,26 @@ def run(image: Path, shots: Path) -> None:
         ),
     )
 
+    # walk to the chromosomes in doubt: each selected in turn, the view centred on it
+    doubt = list(w.cell.summary.in_doubt)
+    for k in range(min(2, len(doubt))):
+        label = w.next_in_doubt()
+        pump(0.2)
+        _check(label == doubt[k], f"next in doubt: {label} is not {doubt[k]}")
+        rows, cols = np.nonzero(v.layers["chromosomes"].data == label)
+        _check(np.allclose(v.camera.center[-2:], (rows.mean(), cols.mean()), atol=1),
+               "next in doubt: the view is not centred on it")  # fmt: skip
+        print(f"next in doubt: label {label}", flush=True)
+    if doubt:
+        s.shot("in doubt")
+
     # sign the cell: every chromosome verified as shown (none in doubt any more)
     s.step(
         "verify",
         lambda: w.verify(),
         lambda b, a: _check(
-            bool(a.table["verified"].all()) and "in doubt" not in " ".join(a.summary.flags),
+            bool(a.table["verified"].all()) and "in doubt" not in " ".join(a.summary.flags)
+            and not a.summary.in_doubt,
             "verify: every chromosome verified",
         ),
     )

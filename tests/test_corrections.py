@@ -243,7 +243,13 @@ def test_a_taichung_cell_without_karyotype_is_signed_in_one_gesture(classifier):
     cell = cc.from_analysis(analysis)
     assert cell.summary.count == 46 and cell.summary.iscn == ""  # nothing claimed unchecked
     assert "in doubt" in cell.summary.flags[0]
+    # the chromosomes to look at are named, the segmenter's doubts first
+    doubt = [o.label for o in sorted(cell.chromosomes, key=lambda o: o.score) if o.score < 0.9]
+    assert doubt and cell.summary.in_doubt[: len(doubt)] == doubt
+    assert f"(label{'s' if len(doubt) > 1 else ''} {doubt[0]}" in cell.summary.flags[0]
+    assert analysis.summary.in_doubt == cell.summary.in_doubt  # the CLI's summary.csv alike
     cell = cc.verify(cell)  # the user checks the karyogram and signs the cell
+    assert cell.summary.in_doubt == []
 
     table = cell.table
     boxes = table[["bbox-0", "bbox-1", "bbox-2", "bbox-3"]].to_numpy(float)

@@ -188,3 +188,18 @@ class Relay(QObject):
     """Carries values from a worker thread to the GUI thread (queued Qt signal)."""
 
     value = Signal(object)
+
+
+def visit_next(viewer, layer, labels: list[int]) -> int | None:
+    """Select the label after ``layer``'s selected one in ``labels`` (the first where it is none
+    of them) and centre the view on it; None, with a note, when ``labels`` is empty."""
+    if not labels:
+        info("no chromosome in doubt: every one is verified or sure")
+        return None
+    current = int(layer.selected_label)
+    label = labels[(labels.index(current) + 1) % len(labels)] if current in labels else labels[0]
+    layer.selected_label = label
+    rows, cols = np.nonzero(np.asarray(layer.data) == label)
+    if rows.size:
+        viewer.camera.center = tuple(layer.data_to_world((rows.mean(), cols.mean())))[-2:]
+    return label

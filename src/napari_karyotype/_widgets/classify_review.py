@@ -13,7 +13,7 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from napari_karyotype import CLASSES
-from napari_karyotype._widgets._common import CLASSES_LAYER, find_layer, guarded, info
+from napari_karyotype._widgets._common import CLASSES_LAYER, find_layer, guarded, visit_next
 from napari_karyotype._widgets.display import (
     TEXT_COLORS,
     class_of,
@@ -250,17 +250,7 @@ class ReviewTools:
         from napari_karyotype.cell.features import doubtful_labels
 
         doubt = doubtful_labels(self._require_table())
-        if not doubt:
-            info("no chromosome in doubt: every one is verified or sure")
-            return None
-        current = int(self._layer.selected_label)
-        label = doubt[(doubt.index(current) + 1) % len(doubt)] if current in doubt else doubt[0]
-        self._layer.selected_label = label
-        rows, cols = np.nonzero(np.asarray(self._layer.data) == label)
-        if rows.size:
-            centre = self._layer.data_to_world((rows.mean(), cols.mean()))
-            self.viewer.camera.center = tuple(centre)[-2:]
-        return label
+        return visit_next(self.viewer, self._layer, doubt)
 
     def _fill_table(self, table):
         self._updating = True

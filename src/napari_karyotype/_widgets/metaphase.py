@@ -56,6 +56,7 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             "drop": PushButton(text="Drop as debris"),
             "restore": PushButton(text="Restore as chromosome"),
             "verify": PushButton(text="Verify all (sign the cell)"),
+            "next_in_doubt": PushButton(text="Next in doubt"),
         }
         self.cls = ComboBox(label="class", choices=CLASSES)
         self.set_button = PushButton(text="Set class")
@@ -67,7 +68,7 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             [b["separate"], b["cut"]],
             [b["merge"], b["cross"]],
             [b["drop"], b["restore"]],
-            [self.cls, self.set_button],
+            [self.cls, self.set_button, b["next_in_doubt"]],
             [b["verify"], self.undo_button],
         ]
         boxes = [Container(widgets=r, layout="horizontal", labels=False) for r in rows]
@@ -77,8 +78,9 @@ class MetaphaseWidget(CorrectionTools, ViewerWidget):
             "Draw in the 'gestures' layer: a shape around a cluster (Separate), a line across a "
             "chromosome (Cut), a line over pieces (Merge), a line from one crossing chromosome to "
             "the other (Crossing). Drop: the chromosome selected in 'chromosomes'; Restore: the "
-            "object selected in 'left out'. Verify all: every chromosome checked as shown. Alt-Z "
-            "undoes; the review is saved beside the image."
+            "object selected in 'left out'. Next in doubt: the next chromosome to look at. "
+            "Verify all: every chromosome checked as shown. Alt-Z undoes; the review is saved "
+            "beside the image."
         )
         self.cell = None
         self.worker = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_karyotype._widgets._common import LABELS_LAYER, find_layer, guarded
+from napari_karyotype._widgets._common import LABELS_LAYER, find_layer, guarded, visit_next
 from napari_karyotype._widgets.metaphase_layers import GESTURES_LAYER, LEFT_OUT_LAYER
 from napari_karyotype.errors import KaryotypeError
 
@@ -144,6 +144,16 @@ class CorrectionTools:
 
         cell = self._idle_cell()
         return self._settled(cell, verify(cell, labels))
+
+    @guarded("Finding the next chromosome in doubt")
+    def next_in_doubt(self) -> int | None:
+        """Select the next chromosome to look at (the segmenter's doubts, then the CNN's; least
+        sure first) in ``chromosomes`` and centre the view on it; None when none is left."""
+        cell = self._cell()
+        layer = find_layer(self.viewer, LABELS_LAYER, "Labels")
+        if layer is None:
+            raise KaryotypeError(f"no '{LABELS_LAYER}' layer: karyotype the metaphase again")
+        return visit_next(self.viewer, layer, list(cell.summary.in_doubt))
 
     def _idle_cell(self):
         cell = self._cell()

@@ -86,12 +86,25 @@ def _judged(objects, table: pd.DataFrame) -> list[SpreadObject]:
     return [replace(o, score=USER_SCORE) if o.label in verified else o for o in objects]
 
 
+def in_doubt(objects, table: pd.DataFrame) -> list[int]:
+    """Labels a reviewer should look at, least sure first: the chromosomes the segmenter found
+    with little certainty (under ``cell.complete.DOUBT``), then those the CNN is unsure of
+    (``cell.features.doubtful_labels``); a verified chromosome never."""
+    from napari_karyotype.cell.complete import DOUBT
+    from napari_karyotype.cell.features import doubtful_labels
+
+    chromosomes = [o for o in _judged(objects, table) if o.kind == "chromosome"]
+    found = [o.label for o in sorted(chromosomes, key=lambda o: o.score) if o.score < DOUBT]
+    return found + [v for v in doubtful_labels(table) if v not in found]
+
+
 def summary_of(objects, table: pd.DataFrame, scale: float | None) -> CellSummary:
-    """The cell summary, no karyotype claimed where the spread is not complete."""
+    """The cell summary, no karyotype claimed where the spread is not complete; its
+    ``in_doubt`` holds the segmenter's doubts as well as the CNN's (:func:`in_doubt`)."""
     from napari_karyotype.cell.complete import completeness
     from napari_karyotype.cell.features import on_page, summarize
 
-    summary = summarize(table, scale)
+    summary = replace(summarize(table, scale), in_doubt=in_doubt(objects, table))
     return on_page(summary, completeness(_judged(objects, table), summary.count))
 
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +205,10 @@ def analyze_image(
             summary.flags.append(f"{read.message}: CNN classes kept")
     t3 = time.perf_counter()
     seconds["classify"] = t3 - t2
+    if kind == "metaphase":  # the segmenter's doubts first, then the CNN's
+        from napari_karyotype.cell.corrections import in_doubt
+
+        summary = replace(summary, in_doubt=in_doubt(objects, table))
     summary = _features.on_page(summary, warnings)  # not one whole karyotype: none claimed
     step(3, "arranging the karyogram")
     arranged = arrange_karyogram(img, labels, table, objects=chromosomes)
