@@ -201,5 +201,15 @@ def visit_next(viewer, layer, labels: list[int]) -> int | None:
     layer.selected_label = label
     rows, cols = np.nonzero(np.asarray(layer.data) == label)
     if rows.size:
+        # close enough to judge it (about AROUND of its lengths across), unless already closer
+        now = viewer.camera.zoom
+        viewer.reset_view()  # the zoom at which every layer fits
+        lo, hi = np.asarray(viewer.layers.extent.world, float)[:, -2:]
+        span = max(np.ptp(rows), np.ptp(cols), 8) * float(np.max(layer.scale[-2:])) * AROUND
+        viewer.camera.zoom = max(now, viewer.camera.zoom * float(np.max(hi - lo)) / span)
         viewer.camera.center = tuple(layer.data_to_world((rows.mean(), cols.mean())))[-2:]
     return label
+
+
+AROUND = 4.0
+"""'Next in doubt' shows about this many of the chromosome's lengths across the view."""
