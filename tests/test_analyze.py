@@ -204,3 +204,22 @@ def test_auto_page_with_too_few_chromosomes_claims_no_karyotype(cells, classifie
     chosen = analyze_image(partial.image, rows="auto", classifier=classifier, page="karyogram")
     assert chosen.summary.count == auto.summary.count
     assert chosen.summary.iscn.startswith(f"{chosen.summary.count},")
+
+
+@pytest.mark.data
+def test_a_spread_misread_as_a_karyogram_is_read_again_as_a_metaphase(classifier):
+    """Held-out Taichung spread 1054813 stands its ink in four bands, so ``--page auto`` takes it
+    for a karyogram; its rows hold 26 chromosomes, too few for one, so the page is read again
+    as a metaphase, which finds the cell, and says so."""
+    from pathlib import Path
+
+    from napari_karyotype.segmentation.spread_model import bundled_segmenter
+
+    image = Path(__file__).resolve().parents[2] / "shared/data/taichung/images/1054813.jpg"
+    if not image.is_file() or not bundled_segmenter().is_file():
+        pytest.skip("shared Taichung data or the metaphase segmenter absent")
+    auto = analyze_image(image, classifier=classifier, page="auto")
+    assert auto.kind == "metaphase" and auto.summary.count >= 40
+    assert any(f.startswith("read as a metaphase") for f in auto.summary.flags)
+    rows = analyze_image(image, classifier=classifier, page="karyogram")
+    assert rows.kind == "karyogram" and rows.summary.count < auto.summary.count

@@ -215,10 +215,33 @@ def analyze_image(
     seconds["karyogram"] = time.perf_counter() - t3
     seconds["total"] = time.perf_counter() - t0
     step(4, "done")
-    return Analysis(
+    result = Analysis(
         img, shapes, labels, table, summary, arranged, inverted, source, seconds, warnings,
         kind, objects,
     )  # fmt: skip
+    if page == "auto" and kind == "karyogram" and isinstance(rows, str) and rows == "auto":
+        result = _or_as_metaphase(result, k, classifier, assign, scale, progress, segmenter)
+    return result
+
+
+def _or_as_metaphase(result: Analysis, k, classifier, assign, scale, progress, segmenter):
+    """``result`` of a page ``--page auto`` read as a karyogram, or, where its rows held too few
+    chromosomes for one (``cell.complete.AUTO_FEWEST``) and the segmenter finds more, the page
+    read as a metaphase: a spread whose ink happened to stand in bands."""
+    from napari_karyotype.cell.complete import AUTO_FEWEST
+
+    count = result.summary.count
+    if count >= AUTO_FEWEST:
+        return result
+    other = analyze_image(
+        k, classifier=classifier, assign=assign, scale=scale, progress=progress,
+        page="metaphase", segmenter=segmenter,
+    )  # fmt: skip
+    if other.summary.count <= count:
+        return result
+    other.summary.flags.append(f"read as a metaphase: as a karyogram, its rows held {count}")
+    other.seconds["total"] += result.seconds["total"]
+    return other
 
 
 def find_spread_objects(image: np.ndarray, segmenter=None) -> list:
