@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_karyotype.cell.features import NAMED
+from napari_karyotype.cell.features import named_labels
 
 COUNT_RANGE = (44, 48)
 """Counts one cell plausibly has (monosomies and trisomies included); outside it, the spread
@@ -62,10 +62,8 @@ def completeness(objects, count: int) -> list[str]:
         reasons.append(f"{clusters} cluster{'s' if clusters > 1 else ''} unresolved")
     if doubtful:
         n = len(doubtful)
-        named = ", ".join(str(o.label) for o in doubtful[:NAMED])
-        more = f", {n - NAMED} more" if n > NAMED else ""
-        plural = "s" if n > 1 else ""
-        reasons.append(f"{n} chromosome{plural} in doubt (label{plural} {named}{more})")
+        named = named_labels([o.label for o in doubtful])
+        reasons.append(f"{n} chromosome{'s' if n > 1 else ''} in doubt ({named})")
     lo, hi = COUNT_RANGE
     if reasons or not lo <= count <= hi:
         reasons.append(f"{count} chromosome{'s' if count != 1 else ''}")

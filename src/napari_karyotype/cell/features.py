@@ -378,14 +378,19 @@ def summarize(features: pd.DataFrame, scale: float | None = None) -> CellSummary
         flags.append(f"{disagree} disagree with the layout")
     doubt = doubtful_labels(df)
     if doubt:
-        shown = ", ".join(str(v) for v in doubt[:NAMED])
-        more = f" and {len(doubt) - NAMED} more" if len(doubt) > NAMED else ""
-        flags.append(f"look at label{'s' if len(doubt) > 1 else ''} {shown}{more}")
+        flags.append(f"look at {named_labels(doubt)}")
     return CellSummary(len(df), iscn, extra, missing, mean_conf, flags, scale, disagree, doubt)
 
 
 NAMED = 10
 """The summary's flags name at most this many labels in doubt (``in_doubt`` keeps them all)."""
+
+
+def named_labels(labels: list[int]) -> str:
+    """``"label 5"`` or ``"labels 5, 9, 12"``, the first :data:`NAMED` of them and how many more."""
+    shown = ", ".join(str(v) for v in labels[:NAMED])
+    more = f" and {len(labels) - NAMED} more" if len(labels) > NAMED else ""
+    return f"label{'s' if len(labels) > 1 else ''} {shown}{more}"
 
 
 def doubtful_labels(features: pd.DataFrame) -> list[int]:

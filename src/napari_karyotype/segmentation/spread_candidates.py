@@ -59,9 +59,7 @@ def peaks(centre: np.ndarray, level: float = PEAK) -> np.ndarray:
 
 
 def _overlap_of_smaller(a, b) -> float:
-    r0, c0 = max(a[0], b[0]), max(a[1], b[1])
-    r1, c1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(r1 - r0, 0) * max(c1 - c0, 0)
+    inter = float(intersections(np.array([a], float), np.array([b], float))[0, 0])
     small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return inter / max(small, 1e-6)
 

@@ -10,7 +10,8 @@ heatmap of chromosome centres and each chromosome's box size. :func:`find_object
    watershed from each centre's nearest chromosome pixel. The centres are the candidates the
    segmenter's learned rescorer keeps (:mod:`.spread_candidates`), each chromosome's score the
    chance it gives; a segmenter without one takes the heatmap peaks over :data:`SPLIT` (a box
-   that mostly repeats a stronger one dropped, :data:`SAME_BOX`), scored by their height;
+   that mostly repeats a stronger one dropped, ``spread_candidates.SAME_BOX``), scored by their
+   height;
 3. an X-shaped part is two chromosomes **crossing** (:func:`crossing`): each is kept whole, with
    the pixels where they cross, which the label image can give to one only
    (:func:`.objects.paint` records them);
@@ -28,12 +29,7 @@ import numpy as np
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.segmentation.objects import SpreadObject, crop_to_mask
 from napari_karyotype.segmentation.spread import Spread
-from napari_karyotype.segmentation.spread_candidates import (  # noqa: F401 - their home before
-    PEAK,
-    SAME_BOX,
-    boxes_from_maps,
-    peaks,
-)
+from napari_karyotype.segmentation.spread_candidates import boxes_from_maps
 
 SPLIT = 0.2
 """A heatmap peak this high or more is a centre that cuts touching chromosomes apart."""
