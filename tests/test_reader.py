@@ -109,3 +109,25 @@ def test_npe2_manifest_sample_data():
     assert pm.get_command(contributions["hu2019"].command).python_name.endswith(
         "_sample_data:hu2019_sample"
     )
+
+
+def test_a_colour_page_opened_grey_is_cleaned_as_analyze_cleans_it(tmp_path, karyogram, errors):
+    """A red mark on a colour page is page furniture to the widgets as to ``analyze``."""
+    from napari.layers import Image as ImageLayer
+
+    from napari_karyotype._widgets._common import layer_karyogram
+    from napari_karyotype.image.io import read_karyogram
+    from napari_karyotype.segmentation.page import clean_page
+
+    rgb = np.repeat(karyogram[..., None], 3, axis=-1)
+    rgb[10:40, 10:120] = (200, 30, 30)  # a red arrow's shaft, as dark as a chromosome in grey
+    path = tmp_path / "colour.png"
+    Image.fromarray(rgb).save(path)
+    [(data, meta, _)] = read_karyograms(str(path))
+    assert data.ndim == 2 and meta["metadata"]["chroma"].shape == data.shape
+    opened = layer_karyogram(ImageLayer(data, metadata=meta["metadata"]))
+    read = read_karyogram(path)
+    assert np.array_equal(opened.chroma, read.chroma)
+    assert np.array_equal(clean_page(opened.image, opened.chroma).image,
+                          clean_page(read.image, read.chroma).image)  # fmt: skip
+    assert errors == []

@@ -69,13 +69,7 @@ def read_karyograms(path) -> list[tuple]:
         except KaryotypeError as err:
             _notify_error(str(err))
             continue
-        meta = {
-            "name": Path(p).stem,
-            "colormap": "gray",
-            "contrast_limits": (0.0, 1.0),
-            "metadata": {"inverted": karyogram.inverted, "source": karyogram.source},
-        }
-        layers.append((karyogram.image, meta, "image"))
+        layers.append(_image_layer(karyogram, Path(p)))
         from napari_karyotype.datasets.voc import annotation_of
 
         xml = annotation_of(p)
@@ -124,12 +118,16 @@ def _dataset_layers(path: Path) -> list[tuple]:
 
 
 def _image_layer(karyogram, path: Path) -> tuple:
-    meta = {
-        "name": path.stem,
-        "colormap": "gray",
-        "contrast_limits": (0.0, 1.0),
-        "metadata": {"inverted": karyogram.inverted, "source": karyogram.source},
-    }
+    """The grey Image layer; a colour page keeps its colourfulness in ``metadata["chroma"]``."""
+    from napari_karyotype.image.io import pack_chroma
+
+    metadata = {"inverted": karyogram.inverted, "source": karyogram.source}
+    if karyogram.chroma is not None:
+        # Coloured marks are told from grey chromosomes by it (``page.clean_page``): without it
+        # the widgets would segment a colour page otherwise than ``analyze`` does.
+        metadata["chroma"] = pack_chroma(karyogram.chroma)
+    meta = {"name": path.stem, "colormap": "gray", "contrast_limits": (0.0, 1.0),
+            "metadata": metadata}  # fmt: skip
     return (karyogram.image, meta, "image")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -82,7 +83,7 @@ def layer_image(layer) -> np.ndarray:
 
 def layer_karyogram(layer):
     """The karyogram of an Image layer as an ``io.Karyogram`` (grey image, polarity, colour)."""
-    from napari_karyotype.image.io import as_karyogram
+    from napari_karyotype.image.io import as_karyogram, unpack_chroma
 
     layer = require_layer(layer, "Image", "karyogram image")
     data = np.asarray(layer.data)
@@ -91,7 +92,11 @@ def layer_karyogram(layer):
             f"layer {layer.name!r} is not a 2-D image (shape {data.shape}): "
             "open a single karyogram image"
         )
-    return as_karyogram(data)
+    karyogram = as_karyogram(data)
+    packed = (layer.metadata or {}).get("chroma")  # the reader's: a colour page opened grey
+    if karyogram.chroma is None and packed is not None and np.shape(packed) == data.shape:
+        karyogram = replace(karyogram, chroma=unpack_chroma(packed))
+    return karyogram
 
 
 def layer_labels(layer, image_shape: tuple[int, ...] | None = None) -> np.ndarray:

@@ -94,9 +94,7 @@ def read_voc(path: str | Path, *, strict: bool = True) -> VocFile:
     return out
 
 
-def voc_xml(
-    filename: str, shape: tuple[int, int], items: list[Annotated], path: str = ""
-) -> str:
+def voc_xml(filename: str, shape: tuple[int, int], items: list[Annotated], path: str = "") -> str:
     """The VOC XML text of an image's chromosomes (boxes written inclusive, as read);
     ``path``: the image's path (relative to the xml's folder) where it is not beside it."""
     root = ET.Element("annotation")

@@ -74,9 +74,7 @@ def spread_loss(y_true, y_pred):
     dice = 1 - (2 * inter + 1) / (ops.sum(p) + ops.sum(fg) + 1)
     q = ops.clip(ops.sigmoid(heat_logit), 1e-4, 1 - 1e-4)
     pos = ops.cast(heat >= 0.999, "float32")
-    focal = -(
-        pos * ops.log(q) * (1 - q) ** 2 + (1 - pos) * ops.log(1 - q) * q**2 * (1 - heat) ** 4
-    )
+    focal = -(pos * ops.log(q) * (1 - q) ** 2 + (1 - pos) * ops.log(1 - q) * q**2 * (1 - heat) ** 4)
     n_pos = ops.maximum(ops.sum(pos), 1.0)
     l1 = ops.sum(ops.abs(size_pred - size) * where[..., None]) / ops.maximum(ops.sum(where), 1.0)
     return bce + dice + ops.sum(focal) / n_pos + l1
@@ -93,8 +91,10 @@ def _window(spread: dict, rng: np.random.Generator, size: int = WINDOW, augment:
         s = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
         ink = ndi.zoom(ink, s, order=1)
         fg = (ndi.zoom(fg, s, order=1) >= 0.5).astype(np.float32)
-        boxes = boxes * np.array([ink.shape[0] / spread["ink"].shape[0],
-                                  ink.shape[1] / spread["ink"].shape[1]] * 2, np.float32)
+        boxes = boxes * np.array(
+            [ink.shape[0] / spread["ink"].shape[0], ink.shape[1] / spread["ink"].shape[1]] * 2,
+            np.float32,
+        )
     h, w = ink.shape
     # a window inside the spread, or the spread centred in a larger window
     r0 = rng.integers(0, h - size + 1) if h > size else -((size - h) // 2)
@@ -166,8 +166,12 @@ def train_spread_model(
         t0 = time.time()
         losses = [float(model.train_on_batch(*next(gen))) for _ in range(steps)]
         val_loss = float(model.evaluate(vx, vy, batch_size=batch, verbose=0))
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_loss": val_loss,
-               "seconds": time.time() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)),
+            "val_loss": val_loss,
+            "seconds": time.time() - t0,
+        }
         history.append(row)
         if val_loss < best:
             best = val_loss
