@@ -11,7 +11,11 @@ from napari_karyotype.cell.features import empty_features, summarize, with_left_
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.segmentation.metrics import box_iou, match_boxes
 from napari_karyotype.segmentation.objects import SpreadObject, paint
-from napari_karyotype.segmentation.spread import NET_RADIUS, chromosome_radius, read_spread
+from napari_karyotype.segmentation.spread import (
+    NET_RADIUS,
+    chromosome_radius,
+    read_spread,
+)
 from napari_karyotype.training.spread_targets import chromosome_pixels, draw_centres
 
 
@@ -30,27 +34,54 @@ def rod(img, centre, length, width, angle_deg, grey=0.25):
     return (int(rr.min()), int(cc.min()), int(rr.max()) + 1, int(cc.max()) + 1)
 
 
-def spread_image(width=10, nucleus=True):
-    """A light slide with eight rods at all angles and, optionally, a big round nucleus."""
-    img = np.full((300, 320), 0.92, np.float32)
+def spread_image(width=10, nucleus=True, elongation=None, magnification=1.0):
+    """A light slide with eight rods at all angles and, optionally, a big round nucleus.
+
+    ``elongation``: each rod's length in widths (default: 60 px and more, whatever the width);
+    ``magnification``: the same slide photographed that much larger."""
+    m = magnification
+    img = np.full((int(300 * m), int(320 * m)), 0.92, np.float32)
     boxes = []
     for k, (r, c) in enumerate([(50, 50), (50, 150), (50, 250), (140, 60), (140, 160),
                                 (230, 50), (230, 150), (140, 260)]):  # fmt: skip
-        boxes.append(rod(img, (r, c), 60 + 5 * k, width, 25 * k))
+        length = 60 + 5 * k if elongation is None else (elongation + 0.2 * k) * width
+        boxes.append(rod(img, (r * m, c * m), length * m, width * m, 25 * k))
     if nucleus:
-        yy, xx = np.mgrid[:300, :320]
+        yy, xx = np.mgrid[: img.shape[0], : img.shape[1]] / m
         img[(yy - 240) ** 2 + (xx - 260) ** 2 < 45**2] = 0.45
     return img, np.array(boxes, float)
 
 
 def test_a_spread_is_brought_to_the_segmenters_chromosome_width_whatever_its_magnification():
-    for width in (8, 14, 20):
-        img, _ = spread_image(width)
+    for m in (0.8, 1.4, 2.0):  # chromosomes as long for their width as the segmenter learned
+        img, _ = spread_image(10, elongation=6.0, magnification=m)
         s = read_spread(img)
-        assert s.radius == pytest.approx(width / 2, rel=0.25)
+        assert s.radius == pytest.approx(5 * m, rel=0.25)
         assert s.radius * s.factor == pytest.approx(NET_RADIUS, rel=0.01)
         assert s.ink.shape == pytest.approx(np.array(img.shape) * s.factor, abs=1)
         assert s.ink.max() > 0.9 and np.median(s.ink) < 0.05  # ink 1, background 0
+
+
+def test_condensed_chromosomes_are_enlarged_to_the_size_the_segmenter_learned():
+    """Another laboratory's short metaphase chromosomes, as wide as Taichung's long ones, are
+    brought to the area the segmenter learned, not left small beside their width."""
+    long_, _ = spread_image(10, nucleus=False, elongation=6.0)  # as the segmenter learned
+    short, _ = spread_image(10, nucleus=False, elongation=3.0)
+    s_long, s_short = read_spread(long_), read_spread(short)
+    assert s_long.radius * s_long.factor == pytest.approx(NET_RADIUS, rel=0.2)
+    assert s_short.radius == pytest.approx(s_long.radius, rel=0.1)  # as wide
+    assert s_short.factor > 1.15 * s_long.factor  # but brought larger
+
+
+def test_a_white_frame_round_the_photograph_is_not_taken_for_the_slide():
+    img, _ = spread_image(10)  # slide grey 0.92
+    framed = np.ones((img.shape[0] + 120, img.shape[1] + 80), np.float32)
+    framed[60:-60, 40:-40] = img
+    framed[59, 40:-40] = framed[-60, 40:-40] = 0.3  # a drawn line round it
+    framed[:, 0] = 0.5  # and one down the page's edge
+    plain, boxed = read_spread(img), read_spread(framed)
+    assert boxed.background == pytest.approx(plain.background, abs=0.01)
+    assert boxed.factor == pytest.approx(plain.factor, rel=0.05)
 
 
 def test_a_nucleus_does_not_set_the_chromosome_width():
@@ -176,8 +207,22 @@ def test_the_segmenter_trains_from_a_voc_folder_and_its_file_segments_a_spread(t
         )
         (tmp_path / "annotations" / f"{i}.xml").write_text(f"<annotation>{objects}</annotation>")
     out = tmp_path / "seg.keras"
-    code = main(["train-segmenter", str(tmp_path), "--out", str(out), "--epochs", "1",
-                 "--holdout", "0", "--val-holdout", "0.5", "--cache", str(tmp_path / "c.npz")])
+    code = main(
+        [
+            "train-segmenter",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--holdout",
+            "0",
+            "--val-holdout",
+            "0.5",
+            "--cache",
+            str(tmp_path / "c.npz"),
+        ]
+    )
     assert code == 0 and out.is_file()
     seg = spread_model.load_segmenter(out)
     img, _ = spread_image(10)

@@ -168,7 +168,9 @@ def find_objects(spread: Spread, seg: Segmenter, image: np.ndarray) -> list[Spre
     # chromosome pixels and centre heights at the image's resolution
     fg = _fit(resample(chrom, 1.0 / f), (h, w)) > 0.5
     height = _fit(resample(centre, 1.0 / f), (h, w))
-    radius = spread.radius or NET_RADIUS / f
+    # the half-width the net reads its chromosomes at (the measured one where the spread's
+    # size is set by its width alone; a condensed spread's is wider, ``spread.net_factor``)
+    radius = NET_RADIUS / f
     markers = np.zeros((h, w), np.int32)
     chance, drawn = {}, {}
     for k, (score, (r, c), box) in enumerate(seg.centres(chrom, centre, log_size), start=1):
@@ -328,7 +330,7 @@ def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:
     """Nuclei and debris: dark parts that hold no chromosome."""
     from scipy import ndimage as ndi
 
-    from napari_karyotype.segmentation.spread import to_ink
+    from napari_karyotype.segmentation.spread import NET_RADIUS, to_ink
 
     ink = to_ink(ndi.gaussian_filter(np.asarray(image, np.float32), 1.0), spread.background,
                  spread.dark)  # fmt: skip
@@ -340,7 +342,8 @@ def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:
     lab, n = ndi.label(dark)
     if n == 0:
         return []
-    radius = max(spread.radius, 1.0) if spread.radius else 4.0 / max(spread.factor, 1e-3)
+    f = max(spread.factor, 1e-3)
+    radius = max(NET_RADIUS / f, 1.0) if spread.radius else 4.0 / f
     areas = np.bincount(lab.ravel(), minlength=n + 1)
     held = np.bincount(lab[taken], minlength=n + 1)
     edt = ndi.distance_transform_edt(dark)
