@@ -58,30 +58,27 @@ def peaks(centre: np.ndarray, level: float = PEAK) -> np.ndarray:
     return np.stack([rr[order], cc[order], centre[rr[order], cc[order]]], 1)
 
 
-def _overlap_of_smaller(a, b) -> float:
-    inter = float(intersections(np.array([a], float), np.array([b], float))[0, 0])
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return inter / max(small, 1e-6)
-
-
 def boxes_from_maps(centre: np.ndarray, log_size: np.ndarray, level: float = PEAK):
-    """``[(score, (r, c), (r0, c0, r1, c1))]`` in the net frame, duplicates dropped."""
+    """``[(score, (r, c), (r0, c0, r1, c1))]`` in the net frame, duplicates dropped: a peak whose
+    box lies mostly (:data:`SAME_BOX` of the smaller) in a higher peak's box of about its size
+    (at least half the larger's area; not a small chromosome inside a long one's box) is that
+    chromosome again."""
     found = []
+    kept = np.zeros((0, 4))
     for r, c, s in peaks(centre, level):
         r, c = int(r), int(c)
         h, w = np.exp(log_size[r, c])
         box = (r + 0.5 - h / 2, c + 0.5 - w / 2, r + 0.5 + h / 2, c + 0.5 + w / 2)
-        if any(_overlap_of_smaller(box, b) >= SAME_BOX and _near(box, b) for _s, _p, b in found):
-            continue
+        if len(kept):  # against all kept boxes at once: a faint spread has thousands of peaks
+            area, areas = h * w, (kept[:, 2] - kept[:, 0]) * (kept[:, 3] - kept[:, 1])
+            inter = intersections(np.array([box], float), kept)[0]
+            small, large = np.minimum(area, areas), np.maximum(area, areas)
+            same = (inter / np.maximum(small, 1e-6) >= SAME_BOX) & (small >= 0.5 * large)
+            if same.any():
+                continue
         found.append((float(s), (r, c), box))
+        kept = np.vstack([kept, box])
     return found
-
-
-def _near(a, b) -> bool:
-    """Two boxes of about the same size: the same chromosome, not a small one inside a long
-    one's box."""
-    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])  # noqa: E731
-    return min(area(a), area(b)) >= 0.5 * max(area(a), area(b))
 
 
 @dataclass
