@@ -82,6 +82,9 @@ def test_a_white_frame_round_the_photograph_is_not_taken_for_the_slide():
     plain, boxed = read_spread(img), read_spread(framed)
     assert boxed.background == pytest.approx(plain.background, abs=0.01)
     assert boxed.factor == pytest.approx(plain.factor, rel=0.05)
+    ink = read_spread(framed, factor=1.0).ink
+    assert ink[59].max() == 0 and ink[:, 0].max() == 0  # the lines are no chromosome's ink
+    assert ink[60:-60, 40:-40].max() > 0.9
 
 
 def test_a_nucleus_does_not_set_the_chromosome_width():

@@ -14,8 +14,9 @@ itself, never set in pixels, so another laboratory's magnification or exposure r
   :data:`ELONGATION` squared half-widths), and another laboratory's short ones, brought to the
   same width, looked to it like debris; a spread far more condensed than the training spreads
   is brought to their typical area instead (:func:`net_factor`);
-* a uniform frame or padding round the photograph (a white border, a drawn line) is no slide:
-  the levels are read inside it (:func:`content`).
+* a uniform frame or padding round the photograph (a white border, a line drawn across the
+  margin) is no slide: the levels are read inside it and nothing outside it is ink
+  (:func:`content`, :func:`on_slide`).
 """
 
 from __future__ import annotations
@@ -116,6 +117,17 @@ def content(image: np.ndarray) -> tuple[slice, slice]:
             slice(int(c0 * step[1]), int(np.ceil(c1 * step[1]))))  # fmt: skip
 
 
+def on_slide(ink: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``ink`` with whatever lies outside the photograph's :func:`content` (a frame, a line
+    drawn across the page's margin) set to 0: no chromosome lies there."""
+    rows, cols = content(image)
+    if rows == slice(None) and cols == slice(None):
+        return ink
+    out = np.zeros_like(ink)
+    out[rows, cols] = ink[rows, cols]
+    return out
+
+
 def to_ink(image: np.ndarray, background: float, dark: float) -> np.ndarray:
     """0 on the background, 1 at the dark level (a little above for darker pixels)."""
     return np.clip((background - np.asarray(image, np.float32)) / (background - dark), 0.0, 1.5)
@@ -182,7 +194,7 @@ def read_spread(image: np.ndarray, factor: float | None = None) -> Spread:
     ``factor``: force the resampling (net pixels per image pixel) instead of measuring it."""
     image = np.asarray(image, np.float32)
     background, dark = ink_levels(image)
-    ink = to_ink(image, background, dark)
+    ink = on_slide(to_ink(image, background, dark), image)
     radius = 0.0
     if factor is None:
         # measure on a copy at most ~1,000 px a side (fast; a radius scales with the copy)

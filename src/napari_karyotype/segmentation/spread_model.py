@@ -330,10 +330,11 @@ def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:
     """Nuclei and debris: dark parts that hold no chromosome."""
     from scipy import ndimage as ndi
 
-    from napari_karyotype.segmentation.spread import NET_RADIUS, to_ink
+    from napari_karyotype.segmentation.spread import NET_RADIUS, on_slide, to_ink
 
     ink = to_ink(ndi.gaussian_filter(np.asarray(image, np.float32), 1.0), spread.background,
                  spread.dark)  # fmt: skip
+    ink = on_slide(ink, image)  # a frame or a line across the margin is no debris
     dark = ink > 0.3
     taken = np.zeros(dark.shape, bool)
     for obj in objects:
