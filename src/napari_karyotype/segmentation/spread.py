@@ -38,9 +38,11 @@ MOST_ENLARGED = 1.4
 """The most the area enlarges a spread beyond its width's factor: more condensed than that, the
 measured shape is no chromosome's (a spread of fragments), and the width alone decides."""
 
-FLAT, FLAT_SHARE = 0.01, 0.02
-"""An edge row or column of the photograph with all but 2 % of its pixels within 0.01 of one
-grey is a frame or padding, not slide."""
+FLAT, ROUGHLY = 0.01, 0.02
+"""An edge row or column of the photograph whose every pixel is within :data:`FLAT` of one grey
+is a frame, padding or a line drawn across the margin, not slide (one dark pixel, a chromosome's
+tip, keeps it). Where only the slide's grey is read, all but :data:`ROUGHLY` of its pixels will
+do (a ragged line drawn down the page's edge does not keep a white border in)."""
 
 MIN_FACTOR, MAX_FACTOR = 0.08, 2.0
 """Bounds of the resampling factor: a page whose measured width would need more is no spread
@@ -71,7 +73,7 @@ def ink_levels(image: np.ndarray) -> tuple[float, float]:
     from scipy import ndimage as ndi
 
     sample = image[:: max(1, image.shape[0] // 512), :: max(1, image.shape[1] // 512)]
-    field = image[content(image)]  # the slide's field inside any frame round the photograph
+    field = image[content(image, ROUGHLY)]  # the slide's field inside any frame round it
     field = field[:: max(1, field.shape[0] // 512), :: max(1, field.shape[1] // 512)]
     hist = ndi.gaussian_filter1d(np.histogram(field, 256, (0.0, 1.0))[0].astype(float), 2)
     light = np.arange(256) >= 64  # the field is light: a dark mode is a nucleus or a border
@@ -82,10 +84,10 @@ def ink_levels(image: np.ndarray) -> tuple[float, float]:
     return background, dark
 
 
-def content(image: np.ndarray) -> tuple[slice, slice]:
+def content(image: np.ndarray, share: float = 0.0) -> tuple[slice, slice]:
     """The photograph inside any uniform frame or padding: edge rows and columns that are one
-    grey (all but :data:`FLAT_SHARE` of their pixels within :data:`FLAT` of their median; a
-    drawn line across them does not count) are peeled off, rows and columns in turn."""
+    grey (:data:`FLAT`; all but ``share`` of their pixels) are peeled off, rows and columns in
+    turn, so that a line along the page's edge goes first and the border inside it after."""
     a = np.asarray(image, np.float32)
     if a.ndim != 2 or min(a.shape) < 4:
         return slice(None), slice(None)
@@ -94,7 +96,11 @@ def content(image: np.ndarray) -> tuple[slice, slice]:
     r0, r1, c0, c1 = 0, sub.shape[0], 0, sub.shape[1]
 
     def flat(line: np.ndarray) -> bool:
-        return line.size > 0 and np.mean(np.abs(line - np.median(line)) > FLAT) <= FLAT_SHARE
+        if line.size == 0:
+            return False
+        if share <= 0:
+            return float(line.max() - line.min()) <= 2 * FLAT
+        return float(np.mean(np.abs(line - np.median(line)) > FLAT)) <= share
 
     moved = True
     while moved and r1 - r0 > 2 and c1 - c0 > 2:
