@@ -13,7 +13,7 @@ from napari_karyotype.segmentation.metrics import box_iou, match_boxes
 from napari_karyotype.segmentation.objects import SpreadObject, paint
 from napari_karyotype.segmentation.spread import (
     NET_RADIUS,
-    chromosome_radius,
+    chromosome_size,
     read_spread,
 )
 from napari_karyotype.training.spread_targets import chromosome_pixels, draw_centres
@@ -90,7 +90,7 @@ def test_a_white_frame_round_the_photograph_is_not_taken_for_the_slide():
 def test_a_nucleus_does_not_set_the_chromosome_width():
     img, _ = spread_image(10, nucleus=True)
     ink = read_spread(img, factor=1.0).ink
-    assert chromosome_radius(ink) == pytest.approx(5, rel=0.25)
+    assert chromosome_size(ink)[0] == pytest.approx(5, rel=0.25)
 
 
 def test_an_empty_slide_has_no_chromosome_width_and_keeps_a_usable_size():

@@ -8,7 +8,7 @@ itself, never set in pixels, so another laboratory's magnification or exposure r
 * the **background** is the grey of the slide's light field (its commonest light grey: a spread
   is mostly empty slide), the **dark** end a low percentile of the ink;
 * the **half-width** is the median inradius of the dark components that are long and thin
-  (chromosomes) rather than round (nuclei): :func:`chromosome_radius`;
+  (chromosomes) rather than round (nuclei): :func:`chromosome_size`;
 * the width sets the **size**, as in training, except on a spread of condensed chromosomes: the
   Taichung spreads the segmenter learned are long prometaphase chromosomes (area about
   :data:`ELONGATION` squared half-widths), and another laboratory's short ones, brought to the
@@ -161,11 +161,6 @@ def chromosome_size(ink: np.ndarray, level: float = 0.3) -> tuple[float, float]:
     if not keep.any():
         return 0.0, 0.0
     return float(np.median(radius[keep])), float(np.median(area[keep]))
-
-
-def chromosome_radius(ink: np.ndarray, level: float = 0.3) -> float:
-    """The typical chromosome half-width (px) of a spread's ink image, 0 if none is seen."""
-    return chromosome_size(ink, level)[0]
 
 
 def net_factor(radius: float, area: float) -> float:
