@@ -120,3 +120,26 @@ def test_real_cells(cells):
         truth = [c.cls for c in chromosomes]
         assert a.iscn == expected == iscn_of(truth)
         assert np.mean([x == t for x, t in zip(a.classes, truth, strict=True)]) >= 0.98
+
+
+def test_the_report_puts_the_small_acrocentrics_and_y_apart():
+    """A male cell with a 21 read as 22 and a 22 read as 21 (a swap: its karyotype stays
+    right), and a 47,XY,+21 cell whose third 21 reads as a 22 (47,XY,+22: wrong). The report
+    says so per group and per cell."""
+    from napari_karyotype.training.evaluation import metrics
+
+    truth = [c for c in CLASSES[:22] for _ in range(2)] + ["X", "Y"]
+    labels = np.array([CLASSES.index(c) for c in truth] + [CLASSES.index(c) for c in truth]
+                      + [CLASSES.index("21")])  # fmt: skip
+    probs = np.full((93, 24), 0.01)
+    probs[np.arange(93), labels] = 0.9
+    a, b = truth.index("21"), truth.index("22")  # first 21 and first 22 of the first cell
+    probs[[a, b]] = probs[[b, a]]
+    probs[92] = probs[46 + b]  # the trisomic cell's third 21, read as a 22
+    m = metrics(probs, labels, ["one"] * 46 + ["two"] * 47)
+    acro = m["groups"]["small acrocentrics"]
+    assert acro["n"] == 21 and acro["top1"] == pytest.approx(18 / 21)
+    assert acro["top1_assigned"] == pytest.approx(18 / 21)
+    assert m["groups"]["Y"] == {"n": 2, "top1": 1.0, "top1_assigned": 1.0}
+    assert m["karyotypes"] == {"one": "46,XY", "two": "47,XY,+22"}
+    assert m["karyotypes_right"] == 1

@@ -93,7 +93,16 @@ def test_bundled_model_evaluation(two_cells, tmp_path, capsys):
     from napari_karyotype.cell.assign import iscn_of
 
     assert report["karyotypes"] == {cell: iscn_of(list(t)) for cell, t in truth}
-    assert "top-1" in capsys.readouterr().out
+    # the small acrocentrics and the karyotypes right, as the predictions table has them
+    table = pd.read_csv(tmp_path / "predictions.csv", dtype=str)
+    acro = table[table["true"].isin(["13", "14", "15", "21", "22"])]
+    group = report["groups"]["small acrocentrics"]
+    assert group["n"] == len(acro)
+    assert group["top1_assigned"] == pytest.approx((acro["assigned"] == acro["true"]).mean())
+    right = sum(sorted(g["assigned"]) == sorted(g["true"]) for _, g in table.groupby("cell"))
+    assert report["karyotypes_right"] == right
+    out = capsys.readouterr().out
+    assert "top-1" in out and "small acrocentrics: " in out
 
 
 def test_training_is_deterministic_given_the_seed(two_cells, tmp_path):

@@ -82,6 +82,13 @@ def run(args: argparse.Namespace) -> int:
             y = f", Y found in {m['y_found']:.0%} of {m['male_cells']} male cells"
         print(
             f"  {source}: {m['n']} chromosomes in {m['cells']} cells: top-1 {m['top1']:.2%}, "
-            f"after assignment {m['top1_assigned']:.2%}, ECE {m['ece']:.3f}{y}"
+            f"after assignment {m['top1_assigned']:.2%}, ECE {m['ece']:.3f}{y}; "
+            f"karyotype right in {m['karyotypes_right']} of {m['cells']} cells"
         )
+        for name, g in m["groups"].items():
+            if g["n"]:
+                print(
+                    f"    {name}: {g['n']}, top-1 {g['top1']:.2%}, "
+                    f"after assignment {g['top1_assigned']:.2%}"
+                )
     return 0

@@ -1,8 +1,10 @@
 """Evaluate a classifier on dataset chromosomes: accuracy, per-cell assignment, calibration.
 
 Writes ``report.json`` (n, top1, top1_assigned, top3, ece, the share of male cells whose Y is
-found, per-class precision/recall, the cells' karyotypes, and the same numbers per source —
-laboratory — under ``per_source``), ``predictions.csv`` (one row per image) and ``confusion.png``.
+found, the cells whose numerical karyotype after assignment is the true one, the small
+acrocentrics and Y apart (``groups``: where cells are lost), per-class precision/recall, the
+cells' karyotypes, and the same numbers per source — laboratory — under ``per_source``),
+``predictions.csv`` (one row per image) and ``confusion.png``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,22 @@ def assign_cells(probs: np.ndarray, cells: Sequence[str], **kwargs) -> tuple[np.
     return assigned, karyotypes
 
 
+SMALL_ACROCENTRICS = ("13", "14", "15", "21", "22")
+"""Where cells are lost (with Y): reported apart (``metrics``' ``groups``)."""
+
+
+def _group(classes, labels, pred, assigned) -> dict:
+    """``{n, top1, top1_assigned}`` over the chromosomes whose true class is in ``classes``."""
+    rows = np.isin(labels, [CLASSES.index(c) for c in classes])
+    if not rows.any():
+        return {"n": 0, "top1": None, "top1_assigned": None}
+    return {
+        "n": int(rows.sum()),
+        "top1": float((pred[rows] == labels[rows]).mean()),
+        "top1_assigned": float((assigned[rows] == labels[rows]).mean()),
+    }
+
+
 def metrics(probs: np.ndarray, labels: np.ndarray, cells: Sequence[str], **assign_kwargs) -> dict:
     """The report's numbers for probabilities ``probs`` (n, 24) with true ``labels`` (indices)."""
     probs = np.asarray(probs)
@@ -70,6 +88,10 @@ def metrics(probs: np.ndarray, labels: np.ndarray, cells: Sequence[str], **assig
     y = CLASSES.index("Y")
     male = sorted({c for c in cells[labels == y].tolist()})
     found = [bool(((cells == c) & (labels == y) & (assigned == y)).any()) for c in male]
+    right = [
+        sorted(assigned[cells == c].tolist()) == sorted(labels[cells == c].tolist())
+        for c in karyotypes
+    ]
     return {
         "n": int(len(labels)),
         "cells": len(karyotypes),
@@ -79,6 +101,11 @@ def metrics(probs: np.ndarray, labels: np.ndarray, cells: Sequence[str], **assig
         "top1_assigned": float((assigned == labels).mean()),
         "top3": float((top3 == labels[:, None]).any(axis=1).mean()),
         "ece": expected_calibration_error(probs, labels),
+        "karyotypes_right": int(sum(right)),
+        "groups": {
+            "small acrocentrics": _group(SMALL_ACROCENTRICS, labels, pred, assigned),
+            "Y": _group(("Y",), labels, pred, assigned),
+        },
         "per_class": per_class,
         "karyotypes": karyotypes,
     }
