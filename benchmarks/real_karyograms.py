@@ -6,7 +6,9 @@ Usage: python benchmarks/real_karyograms.py [FOLDER] [--every N] [--limit N] [--
 FOLDER defaults to ``../shared/data/real-karyograms`` (its ``roboflow/`` subfolder included).
 Per image it prints the label count against the count the file name implies, and for images with
 YOLO box truth (``<stem>.txt`` beside the image) how many chromosomes were found with one label
-each; then totals per style (G-banded, light-on-dark framed, metaphase, other).
+each; then totals per style (G-banded, light-on-dark framed, metaphase, other) and per source
+(laboratory or workstation), with the small acrocentrics (13-15, 21, 22) and Y found and classed
+right apart: they are where cells are lost.
 
 Expected count, from the file name: the number of boxes where a ``.txt`` is present; 47 for
 ``47``/``+21``/``ds`` (Down syndrome); 46 for ``46XX``/``46XY``/``46,XX``/``nf``/``nm``/``cml``
@@ -35,6 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT.parent / "shared" / "data" / "real-karyograms"
+SMALL_ACROCENTRICS = ("13", "14", "15", "21", "22")
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
@@ -51,6 +54,15 @@ def expected_count(path: Path) -> int | None:
     if re.search(r"46,?x[xy]|\d+n[fm]_|\d+cml_|normal(fe)?male", name):
         return 46
     return None
+
+
+def source(path: Path) -> str:
+    """The laboratory or workstation: ``roboflow`` (its subfolder), else the name's second part
+    (``karyo_kshema_…`` -> ``kshema``, ``metaphase_tuanvision_…`` -> ``tuanvision``)."""
+    if path.parent.name == "roboflow":
+        return "roboflow"
+    parts = path.stem.split("_")
+    return parts[1] if len(parts) > 1 and parts[0] in ("karyo", "metaphase") else "other"
 
 
 def style(path: Path) -> str:
@@ -223,6 +235,7 @@ def main(argv=None) -> None:
     if overlays:
         overlays.mkdir(parents=True, exist_ok=True)
     totals: dict[str, dict] = {}
+    by_source: dict[str, dict] = {}
     print(f"{'file':58s} {'style':9s} labels expect  found/boxes right stray s  class  flags")
     for path in paths:
         kind = style(path)
@@ -238,40 +251,51 @@ def main(argv=None) -> None:
             error = f"{type(err).__name__}: {str(err).splitlines()[0][:80] if str(err) else ''}"
         seconds = time.perf_counter() - t0
         keys = ("images", "known", "right", "extra", "boxed", "boxes", "found", "stray", "warned",
-                "classed", "stated", "karyotype")  # fmt: skip
-        t = totals.setdefault(kind, dict.fromkeys(keys, 0))
-        t["images"] += 1
-        t["warned"] += bool(flags)
+                "classed", "stated", "karyotype", "acro", "acro_right", "y", "y_right")  # fmt: skip
+        ts = [totals.setdefault(kind, dict.fromkeys(keys, 0)),
+              by_source.setdefault(source(path), dict.fromkeys(keys, 0))]  # fmt: skip
+
+        def add(key, value, ts=ts):
+            for t in ts:
+                t[key] += value
+
+        add("images", 1)
+        add("warned", bool(flags))
         if labels is None:
             print(f"{path.name[:58]:58s} {kind:9s} error: {error}")
             if expect is not None:
-                t["known"] += 1
-                t["boxes"] += expect if path.with_suffix(".txt").exists() else 0
+                add("known", 1)
+                add("boxes", expect if path.with_suffix(".txt").exists() else 0)
             continue
         n = int(len(np.unique(labels)) - (labels == 0).any())
         boxes = None
         box_text = ""
         if expect is not None:
-            t["known"] += 1
-            t["right"] += n == expect
-            t["extra"] += max(n - expect, 0)
+            add("known", 1)
+            add("right", n == expect)
+            add("extra", max(n - expect, 0))
         if path.with_suffix(".txt").exists():
             boxes = read_boxes(path.with_suffix(".txt"), labels.shape)
             found, stray = match_boxes(labels, boxes)
             truth = read_box_classes(path.with_suffix(".txt"))
-            classed = sum(assigned.get(lab) == truth[b] for b, lab in found.items())
-            t["boxed"] += 1
-            t["boxes"] += len(boxes)
-            t["found"] += len(found)
-            t["classed"] += classed
-            t["stray"] += stray
+            right = {b for b, lab in found.items() if assigned.get(lab) == truth[b]}
+            classed = len(right)
+            add("boxed", 1)
+            add("boxes", len(boxes))
+            add("found", len(found))
+            add("classed", classed)
+            add("stray", stray)
+            for key, group in (("acro", SMALL_ACROCENTRICS), ("y", ("Y",))):
+                mine = [b for b, name in enumerate(truth) if name in group]
+                add(key, len(mine))
+                add(f"{key}_right", sum(b in right for b in mine))
             box_text = f"{len(found):3d}/{len(boxes):<3d} {classed:3d} {stray:3d}"
         stated = expected_classes(path)
         karyotype_text = ""
         if stated is not None and assigned:
-            t["stated"] += 1
+            add("stated", 1)
             right = Counter(assigned.values()) == stated
-            t["karyotype"] += right
+            add("karyotype", right)
             karyotype_text = "karyotype right" if right else "karyotype wrong"
         exp = "?" if expect is None else str(expect)
         print(
@@ -283,27 +307,37 @@ def main(argv=None) -> None:
             write_overlay(overlays / f"{path.stem}_overlay.png", image, labels, boxes, rows)
     print()
     for kind, t in totals.items():
-        known = t["known"]
-        line = f"{kind:9s} {t['images']:3d} images"
-        if known:
-            line += (
-                f"  count right {t['right']}/{known} ({t['right'] / known:.0%})"
-                f"  mean extra {t['extra'] / known:.2f}"
-            )
-        if t["boxes"]:
-            line += (
-                f"  found with one label {t['found']}/{t['boxes']} ({t['found'] / t['boxes']:.1%})"
-                f"  stray {t['stray'] / max(t['boxed'], 1):.2f}/image"
-            )
-        if t["boxes"] and t["classed"]:
-            line += (
-                f"  found and classed right {t['classed']}/{t['boxes']}"
-                f" ({t['classed'] / t['boxes']:.1%})"
-            )
-        if t["stated"]:
-            line += f"  karyotype right {t['karyotype']}/{t['stated']}"
-        line += f"  page warnings {t['warned']}"
-        print(line)
+        print(summary_line(kind, t))
+    print("\nper source (small acrocentrics 13-15, 21, 22 and Y: found and classed right)")
+    for name, t in sorted(by_source.items()):
+        print(summary_line(name, t))
+
+
+def summary_line(name: str, t: dict) -> str:
+    """One line of totals: counts, boxes found, classes right, karyotypes, warnings."""
+    known = t["known"]
+    line = f"{name:9s} {t['images']:3d} images"
+    if known:
+        line += (
+            f"  count right {t['right']}/{known} ({t['right'] / known:.0%})"
+            f"  mean extra {t['extra'] / known:.2f}"
+        )
+    if t["boxes"]:
+        line += (
+            f"  found with one label {t['found']}/{t['boxes']} ({t['found'] / t['boxes']:.1%})"
+            f"  stray {t['stray'] / max(t['boxed'], 1):.2f}/image"
+        )
+    if t["boxes"] and t["classed"]:
+        line += (
+            f"  found and classed right {t['classed']}/{t['boxes']}"
+            f" ({t['classed'] / t['boxes']:.1%})"
+        )
+        for key, label in (("acro", "small acrocentrics"), ("y", "Y")):
+            if t[key]:
+                line += f"  {label} {t[f'{key}_right']}/{t[key]}"
+    if t["stated"]:
+        line += f"  karyotype right {t['karyotype']}/{t['stated']}"
+    return line + f"  page warnings {t['warned']}"
 
 
 if __name__ == "__main__":
