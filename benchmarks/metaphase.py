@@ -116,6 +116,11 @@ def main(argv=None) -> None:
             continue
         seconds.append(time.perf_counter() - t0)
         row = score_taichung(a, truth)
+        if row["claimed"]:
+            want = truth_iscn([c for c, *_ in truth])
+            verdict = "right" if row["claimed_right"] else f"want {want}"
+            print(f"  {image_id}: claimed {a.summary.iscn} ({len(a.features)} labels, "
+                  f"{len(truth)} boxes): {verdict}", flush=True)  # fmt: skip
         for k, v in row.items():
             totals[k] = totals.get(k, 0) + v
         if overlays and i < 20:

@@ -194,8 +194,9 @@ def test_auto_page_with_too_few_chromosomes_claims_no_karyotype(cells, classifie
     from napari_karyotype.samples.compose import compose_karyogram
 
     cell = sorted(cells[ACCURACY_CELLS[1]], key=lambda c: c.cls)
-    partial = compose_karyogram([c for c in cell if c.cls not in ("1", "2", "3", "4", "5",
-                                                                     "6", "7", "8")], seed=1)
+    partial = compose_karyogram(
+        [c for c in cell if c.cls not in ("1", "2", "3", "4", "5", "6", "7", "8")], seed=1
+    )
     auto = analyze_image(partial.image, rows="auto", classifier=classifier, page="auto")
     assert auto.kind == "karyogram"
     assert 26 <= auto.summary.count < 40

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -152,6 +154,27 @@ def test_a_karyotype_is_claimed_only_for_a_complete_cell():
     assert "1 chromosome in doubt" in completeness(doubt, 46)[0]
     with_debris = [*cell, _obj(47, (0, 0, 30, 30), kind="debris")]
     assert completeness(with_debris, 46) == []
+
+
+def test_a_spread_read_as_a_karyotype_no_cell_has_is_not_claimed():
+    """Two autosomes lost on a spread are the segmenter's misses, not the cell's; the
+    karyotypes cells do have (45,X, 47,XXY, trisomy 21) are claimed; a user who verified every
+    chromosome gets the claim whatever it reads."""
+    cell = [_obj(k, (0, 0, 20, 5), score=0.95) for k in range(1, 48)]
+    assert completeness(cell[:44], 44, "44,XY,-6,-9") == [
+        "spread: 44,XY,-6,-9 unlikely (autosomes lost), 44 chromosomes: no karyotype"
+    ]
+    assert "an autosome lost" in completeness(cell[:45], 45, "45,XX,-7")[0]
+    assert "gain of 8" in completeness(cell, 47, "47,XY,+8")[0]
+    assert "gain of 13, 21" in completeness([*cell, _obj(48, (0, 0, 20, 5))], 48,
+                                            "48,XX,+13,+21")[0]  # fmt: skip
+    assert "sex chromosomes XXY" in completeness([*cell, _obj(48, (0, 0, 20, 5))], 48,
+                                                 "48,XXY,+21")[0]  # fmt: skip
+    for iscn in ("46,XY", "45,X", "47,XXY", "47,XY,+21", "47,XX,+18"):
+        count = int(iscn.split(",")[0])
+        assert completeness(cell[:count], count, iscn) == [], iscn
+    verified = [replace(o, score=1.0) for o in cell[:44]]
+    assert completeness(verified, 44, "44,XY,-6,-9") == []
 
 
 def test_nuclei_and_debris_are_rows_of_the_table_that_are_never_counted():

@@ -31,6 +31,9 @@ CLUSTER = 2.6
 that were not taken apart."""
 
 
+VIABLE_TRISOMIES = ("13", "18", "21")
+"""The autosomes a live-born cell carries three of (Patau, Edwards, Down syndromes)."""
+
 AUTO_FEWEST = 40
 """A page taken for a karyogram by ``--page auto`` on which the rows hold fewer chromosomes than
 this gets no karyotype: far more often a spread whose ink happened to stand in bands (read down
@@ -49,9 +52,36 @@ def auto_page_doubt(count: int) -> list[str]:
     ]
 
 
-def completeness(objects, count: int) -> list[str]:
+def unlikely(iscn: str) -> str:
+    """Why the numerical karyotype ``iscn`` read from a spread is more likely chromosomes missed
+    or counted twice than the cell's own; empty when it is a karyotype cells have.
+
+    A constitutional cell loses no autosome (a monosomy does not survive), gains at most one,
+    and then a 13, 18 or 21, and carries one to four sex chromosomes with an X (45,X; 47,XXY;
+    48,XXYY …), not both a gained autosome and a sex change. A spread read otherwise
+    (``44,XY,-6,-9``) has almost always lost chromosomes to the segmenter."""
+    parts = iscn.split(",")
+    if len(parts) < 2:
+        return ""
+    sex, changes = parts[1], parts[2:]
+    lost = [c[1:] for c in changes if c.startswith("-")]
+    gained = [c[1:] for c in changes if c.startswith("+")]
+    if lost:
+        return f"{iscn} unlikely ({'an autosome' if len(lost) == 1 else 'autosomes'} lost)"
+    if len(gained) > 1 or any(g not in VIABLE_TRISOMIES for g in gained):
+        return f"{iscn} unlikely (gain of {', '.join(gained)})"
+    if not 1 <= len(sex) <= 4 or "X" not in sex or (gained and sex not in ("XX", "XY")):
+        return f"{iscn} unlikely (sex chromosomes {sex})"
+    return ""
+
+
+def completeness(objects, count: int, iscn: str = "") -> list[str]:
     """What stands in the way of claiming a karyotype on a spread's chromosomes ``objects``
-    (``segmentation.objects.SpreadObject``) counted ``count``; empty when nothing does."""
+    (``segmentation.objects.SpreadObject``) counted ``count`` and read ``iscn``; empty when
+    nothing does. A karyotype no cell has (:func:`unlikely`) is not claimed unless the user
+    verified or drew every chromosome."""
+    from napari_karyotype.cell.corrections import USER_SCORE
+
     chrom = [o for o in objects if o.kind == "chromosome"]
     areas = np.array([o.area for o in chrom], float)
     median = float(np.median(areas)) if areas.size else 0.0
@@ -65,6 +95,9 @@ def completeness(objects, count: int) -> list[str]:
         named = named_labels([o.label for o in doubtful])
         reasons.append(f"{n} chromosome{'s' if n > 1 else ''} in doubt ({named})")
     lo, hi = COUNT_RANGE
+    odd = unlikely(iscn) if lo <= count <= hi else ""  # outside, the count says enough
+    if odd and not all(o.score >= USER_SCORE for o in chrom):
+        reasons.append(odd)
     if reasons or not lo <= count <= hi:
         reasons.append(f"{count} chromosome{'s' if count != 1 else ''}")
         return [f"spread: {', '.join(reasons)}: no karyotype"]

@@ -105,7 +105,8 @@ def summary_of(objects, table: pd.DataFrame, scale: float | None) -> CellSummary
     from napari_karyotype.cell.features import on_page, summarize
 
     summary = replace(summarize(table, scale), in_doubt=in_doubt(objects, table))
-    return on_page(summary, completeness(_judged(objects, table), summary.count))
+    judged = _judged(objects, table)
+    return on_page(summary, completeness(judged, summary.count, summary.iscn))
 
 
 def settle(image, objects, table: pd.DataFrame, scale: float | None = None) -> MetaphaseCell:

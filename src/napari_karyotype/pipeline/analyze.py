@@ -191,7 +191,7 @@ def analyze_image(
     if kind == "metaphase":
         from napari_karyotype.cell.complete import completeness
 
-        warnings = completeness(objects, summary.count)
+        warnings = completeness(objects, summary.count, summary.iscn)
     elif page == "auto":
         from napari_karyotype.cell.complete import auto_page_doubt
 
