@@ -250,6 +250,12 @@ def test_the_segmenter_trains_from_a_voc_folder_and_its_file_segments_a_spread(t
         ]
     )
     assert code == 0 and out.is_file()
+    # the network alone is kept: no optimizer state in the file
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(out) as kept:
+        assert not json.loads(kept.read("config.json")).get("compile_config")
     seg = spread_model.load_segmenter(out)
     img, _ = spread_image(10)
     objects = spread_model.find_objects(read_spread(img), seg, img)
