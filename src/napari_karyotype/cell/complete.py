@@ -26,6 +26,9 @@ the segmenter's learned rescoring of its centre (``segmentation.spread_candidate
 19 % of the right ones do too, so a cell is rarely claimed: a claim on a count the segmenter could
 not see is the error to avoid."""
 
+USER_SCORE = 1.0
+"""Score of a chromosome the user made or confirmed (``cell.corrections``)."""
+
 CLUSTER = 2.6
 """A chromosome object this many times the cell's median area or more is a cluster of several
 that were not taken apart."""
@@ -80,8 +83,6 @@ def completeness(objects, count: int, iscn: str = "") -> list[str]:
     (``segmentation.objects.SpreadObject``) counted ``count`` and read ``iscn``; empty when
     nothing does. A karyotype no cell has (:func:`unlikely`) is not claimed unless the user
     verified or drew every chromosome."""
-    from napari_karyotype.cell.corrections import USER_SCORE
-
     chrom = [o for o in objects if o.kind == "chromosome"]
     areas = np.array([o.area for o in chrom], float)
     median = float(np.median(areas)) if areas.size else 0.0

@@ -19,12 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
+from napari_karyotype.cell.complete import USER_SCORE
 from napari_karyotype.cell.features import CellSummary
 from napari_karyotype.errors import KaryotypeError
 from napari_karyotype.segmentation.objects import SpreadObject, crop_to_mask, paint, tight_box
-
-USER_SCORE = 1.0
-"""Score of an object the user made or confirmed."""
 
 SLIVER = 0.05
 """A piece of a cut smaller than this share of the chromosome (or 12 px) joins its neighbour."""
