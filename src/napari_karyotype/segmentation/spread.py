@@ -65,6 +65,8 @@ class Spread:
     dark: float
     shape: tuple[int, int]
     """The image's (height, width)."""
+    slide: tuple[slice, slice] | None = None
+    """The photograph inside any frame (:func:`content` of the image; None: not yet read)."""
 
 
 def ink_levels(image: np.ndarray) -> tuple[float, float]:
@@ -123,10 +125,13 @@ def content(image: np.ndarray, share: float = 0.0) -> tuple[slice, slice]:
             slice(int(c0 * step[1]), int(np.ceil(c1 * step[1]))))  # fmt: skip
 
 
-def on_slide(ink: np.ndarray, image: np.ndarray) -> np.ndarray:
+def on_slide(
+    ink: np.ndarray, image: np.ndarray, slide: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """``ink`` with whatever lies outside the photograph's :func:`content` (a frame, a line
-    drawn across the page's margin) set to 0: no chromosome lies there."""
-    rows, cols = content(image)
+    drawn across the page's margin) set to 0: no chromosome lies there. ``slide``: that
+    content, where it is already known."""
+    rows, cols = slide if slide is not None else content(image)
     if rows == slice(None) and cols == slice(None):
         return ink
     out = np.zeros_like(ink)
@@ -195,7 +200,8 @@ def read_spread(image: np.ndarray, factor: float | None = None) -> Spread:
     ``factor``: force the resampling (net pixels per image pixel) instead of measuring it."""
     image = np.asarray(image, np.float32)
     background, dark = ink_levels(image)
-    ink = on_slide(to_ink(image, background, dark), image)
+    slide = content(image)
+    ink = on_slide(to_ink(image, background, dark), image, slide)
     radius = 0.0
     if factor is None:
         # measure on a copy at most ~1,000 px a side (fast; a radius scales with the copy)
@@ -205,4 +211,4 @@ def read_spread(image: np.ndarray, factor: float | None = None) -> Spread:
         radius, area = radius / pre, area / pre**2
         factor = net_factor(radius, area) if radius > 0 else FALLBACK_SIDE / max(image.shape)
     factor = float(np.clip(factor, MIN_FACTOR, MAX_FACTOR))
-    return Spread(resample(ink, factor), factor, radius, background, dark, image.shape[:2])
+    return Spread(resample(ink, factor), factor, radius, background, dark, image.shape[:2], slide)

@@ -334,7 +334,7 @@ def _leftovers(image, spread: Spread, fg, objects) -> list[SpreadObject]:
 
     ink = to_ink(ndi.gaussian_filter(np.asarray(image, np.float32), 1.0), spread.background,
                  spread.dark)  # fmt: skip
-    ink = on_slide(ink, image)  # a frame or a line across the margin is no debris
+    ink = on_slide(ink, image, spread.slide)  # a frame or a line across the margin: no debris
     dark = ink > 0.3
     taken = np.zeros(dark.shape, bool)
     for obj in objects:
