@@ -301,3 +301,43 @@ def test_rescorer_learns_which_candidates_are_chromosomes(tmp_path):
         Candidate(0.3, (50, 50), (45, 45, 55, 55)),
     ]
     assert label(found, truth).tolist() == [True, False, True, False]
+
+
+def test_a_segmenter_reads_the_spread_in_four_views_with_height_kept_apart_from_width(tmp_path):
+    """Averaged over the spread as it lies, mirrored and turned over its diagonal, the maps of a
+    network that sees every view alike are its maps of the spread as it lies: each view is
+    turned back, and the diagonal's height is the spread's width. A rescorer keeps the views it
+    was fitted on (an older file without them: one), and its segmenter reads as many."""
+    from scipy import ndimage as ndi
+
+    from napari_karyotype.segmentation.spread_candidates import Rescorer
+    from napari_karyotype.segmentation.spread_model import VIEWS, Segmenter
+
+    def net(x, training=False):
+        """Chromosome and centre: the ink; log height / width: how much the ink changes down
+        the rows / across the columns (a symmetric network's answer in every view)."""
+        ink = x[0, ..., 0]
+        down = np.abs(ndi.sobel(ink, axis=0))
+        across = np.abs(ndi.sobel(ink, axis=1))
+        return np.stack([ink, ink, down, across], axis=-1)[None]
+
+    img, _ = spread_image(10, nucleus=False)
+    ink = read_spread(img).ink
+    one = Segmenter(net, tmp_path / "seg.keras", views=1).maps(ink)
+    four = Segmenter(net, tmp_path / "seg.keras", views=4).maps(ink)
+    assert VIEWS == 4
+    for a, b in zip(one, four, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(one[2][..., 0], one[2][..., 1])  # height and width differ here
+
+    rescorer = Rescorer(np.zeros(13), np.zeros(12), np.ones(12), keep=0.5, views=4)
+    path = rescorer.save(tmp_path / "r.json")
+    assert Rescorer.load(path).views == 4
+    assert Segmenter(net, tmp_path / "seg.keras", Rescorer.load(path)).views == 4
+    import json
+
+    old = json.loads(path.read_text())
+    del old["views"]
+    path.write_text(json.dumps(old))
+    assert Segmenter(net, tmp_path / "seg.keras", Rescorer.load(path)).views == 1

@@ -70,6 +70,7 @@ def fit_rescorer(model, train: list[dict], most: int) -> None:
     training spreads, and write the rescorer beside the model."""
     from napari_karyotype.segmentation.spread_candidates import rescorer_path
     from napari_karyotype.segmentation.spread_model import (
+        VIEWS,
         Segmenter,
         forget_segmenter,
         load_segmenter,
@@ -77,7 +78,7 @@ def fit_rescorer(model, train: list[dict], most: int) -> None:
     from napari_karyotype.training.spread_rescore import fit_on_spreads
 
     loaded = load_segmenter(model)
-    segmenter = Segmenter(loaded.model, loaded.path)  # its own candidates, unrescored
+    segmenter = Segmenter(loaded.model, loaded.path, views=VIEWS)  # its own candidates
     chosen = train[:: max(1, len(train) // max(most, 1))][:most]
     rescorer = fit_on_spreads(segmenter, chosen, log=lambda line: print(line, flush=True))
     beside = rescorer_path(model)

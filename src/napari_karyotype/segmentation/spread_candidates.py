@@ -145,12 +145,14 @@ def _core(chrom: np.ndarray, box) -> float:
 @dataclass
 class Rescorer:
     """A logistic model over :data:`FEATURES` (standardised by ``mean`` and ``scale``); a
-    candidate whose chance reaches ``keep`` is a chromosome."""
+    candidate whose chance reaches ``keep`` is a chromosome. ``views``: the segmenter's maps it
+    learned from were averaged over this many views of the spread (``spread_model.VIEWS``)."""
 
     weights: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
     keep: float = 0.5
+    views: int = 1
 
     def chance(self, x: np.ndarray) -> np.ndarray:
         z = self.weights[0] + ((x - self.mean) / self.scale) @ self.weights[1:]
@@ -158,7 +160,7 @@ class Rescorer:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        data = {"features": list(FEATURES), "keep": self.keep}
+        data = {"features": list(FEATURES), "keep": self.keep, "views": self.views}
         data.update({k: getattr(self, k).tolist() for k in ("weights", "mean", "scale")})
         path.write_text(json.dumps(data, indent=1) + "\n")
         return path
@@ -172,9 +174,10 @@ class Rescorer:
             if tuple(data["features"]) != FEATURES:
                 raise ValueError("made for other features")
             arrays = {k: np.asarray(data[k], np.float64) for k in ("weights", "mean", "scale")}
+            keep, views = float(data["keep"]), int(data.get("views", 1))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise KaryotypeError(f"{path}: not a candidate rescorer ({err})") from None
-        return cls(keep=float(data["keep"]), **arrays)
+        return cls(keep=keep, views=views, **arrays)
 
 
 def rescorer_path(model: str | Path) -> Path:

@@ -67,6 +67,22 @@ SMALLEST = 1.0
 """A chromosome covers at least this many discs of the typical half-width (the smallest, 21, 22
 and Y, about 2.5); smaller dark specks are debris."""
 
+VIEWS = 4
+"""A segmenter trained with its rescorer from now reads each spread in this many views (as it
+lies, mirrored left-right, mirrored top-bottom, turned over its diagonal; the maps turned back
+and averaged): fewer stray labels for the same chromosomes found (``models/MODEL_CARD.md``).
+The rescorer records the views it learned from; a segmenter reads as many."""
+
+_VIEWS = (
+    (lambda x: x, lambda y: y),
+    (lambda x: x[:, :, ::-1], lambda y: y[:, ::-1]),
+    (lambda x: x[:, ::-1], lambda y: y[::-1]),
+    (lambda x: x.transpose(0, 2, 1, 3), lambda y: y.transpose(1, 0, 2)[..., [0, 1, 3, 2]]),
+)
+"""Each view of the net input (batch, rows, cols, 1) with the map that turns its output
+(rows, cols, 4: chromosome, centre, log height, log width) back; the diagonal swaps height
+and width."""
+
 MODEL_NAME = "spread_segmenter.keras"
 
 _CACHE: dict = {}
@@ -87,10 +103,11 @@ class Segmenter:
     model (run on the inference thread); ``rescorer``: the learned candidate rescorer beside
     it, or None."""
 
-    def __init__(self, model, path: Path, rescorer=None):
+    def __init__(self, model, path: Path, rescorer=None, views: int | None = None):
         self.model = model
         self.path = path
         self.rescorer = rescorer
+        self.views = views if views is not None else rescorer.views if rescorer else 1
 
     def centres(self, chrom, centre, log_size) -> list:
         """``[(score, (r, c), box)]`` of the chromosome centres in the maps (net frame)."""
@@ -111,10 +128,15 @@ class Segmenter:
         h, w = ink.shape
         ph, pw = (-h) % 16, (-w) % 16
         x = np.pad(ink, ((0, ph), (0, pw)))[None, ..., None].astype(np.float32)
-        if isinstance(self.model, onnx_net.OnnxNet):
-            out = self.model(x)[0, :h, :w]
-        else:
-            out = inference.run(lambda: np.asarray(self.model(x, training=False)))[0, :h, :w]
+
+        def run(v: np.ndarray) -> np.ndarray:
+            v = np.ascontiguousarray(v)
+            if isinstance(self.model, onnx_net.OnnxNet):
+                return self.model(v)[0]
+            return inference.run(lambda: np.asarray(self.model(v, training=False)))[0]
+
+        views = _VIEWS[: max(1, min(self.views, len(_VIEWS)))]
+        out = np.mean([back(run(view(x))) for view, back in views], axis=0)[:h, :w]
         sig = 1.0 / (1.0 + np.exp(-out[..., :2]))
         return sig[..., 0], sig[..., 1], out[..., 2:4]
 

@@ -75,6 +75,7 @@ def fit_on_spreads(segmenter, spreads: list[dict], log=print) -> Rescorer | None
             f"{int((~y).sum())} wrong); the segmenter keeps its strong peaks")  # fmt: skip
         return None
     rescorer = fit(x.astype(np.float64), y)
+    rescorer.views = segmenter.views
     kept = rescorer.chance(x) >= rescorer.keep
     log(
         f"rescorer: {int(y.sum())} of {len(y)} candidates are chromosomes; keeping "
